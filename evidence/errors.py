@@ -1,0 +1,56 @@
+"""The project's error types and the one place that maps them to exit codes.
+
+The library raises; only the CLI turns an error into an exit status (as OCRmyPDF does).
+Every message is one line that names the file and the problem.
+"""
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+
+class ExitCode(enum.IntEnum):
+    ok = 0
+    check_failed = 1  # a screenshot failed its check, or a package failed validation
+    bad_input = 2  # bad usage, or a case folder / package that cannot be read at all
+    too_big = 3  # the package cannot fit under the size cap above the legibility floor
+    interrupted = 130  # Ctrl-C
+
+
+class EvidenceError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    exit_code = ExitCode.bad_input
+
+    def __init__(self, message: str, path: Path | str | None = None):
+        self.path = Path(path) if path is not None else None
+        self.message = message
+        super().__init__(f"{path}: {message}" if path is not None else message)
+
+
+class CaseError(EvidenceError):
+    """case.toml is missing, malformed or incomplete; or the case folder is unusable."""
+
+
+class InputError(EvidenceError):
+    """One input file (a screenshot, a note) cannot be used. The rest of the work goes on."""
+
+
+class EngineError(EvidenceError):
+    """An OCR engine cannot be loaded (missing extra, missing or damaged model weights)."""
+
+
+class ChecksFailed(EvidenceError):
+    """Some screenshots failed their checks and the build is strict."""
+
+    exit_code = ExitCode.check_failed
+
+
+class TooBig(EvidenceError):
+    """The package cannot fit under its caps without going below the legibility floor."""
+
+    exit_code = ExitCode.too_big
+
+
+class PackageError(EvidenceError):
+    """A PDF package cannot be read at all (validate)."""
