@@ -1,0 +1,197 @@
+"""case.toml: load, validate, defaults.
+
+One dispute is one folder holding `case.toml` and the screenshots. Everything in the
+file except `[client]` is optional; see templates/case.toml for the commented version.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .errors import CaseError
+
+CASE_FILE = "case.toml"
+DEFAULT_OUTPUT = "evidence.pdf"
+KINDS = ("conversation", "site")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class Client:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Dispute:
+    id: str | None = None
+    processor: str | None = None
+    amount: str | None = None
+    reason: str | None = None
+    respond_by: dt.date | None = None
+    ticket: str | None = None
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "processor": self.processor, "amount": self.amount,
+                "reason": self.reason, "ticket": self.ticket,
+                "respond_by": self.respond_by.isoformat() if self.respond_by else None}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One [[screenshot]] table: what the case says about one file."""
+
+    file: str  # posix path relative to the case folder
+    note: str | None = None
+    highlight: str | None = None
+    kind: str = "conversation"
+    date: dt.datetime | None = None  # manual override
+
+
+@dataclass(frozen=True)
+class Case:
+    root: Path
+    client: Client
+    dispute: Dispute = field(default_factory=Dispute)
+    entries: dict[str, Entry] = field(default_factory=dict)
+    output: Path | None = None  # [package] output, resolved against root
+    page_size: str | None = None  # [package] page_size
+    redact_patterns: tuple[str, ...] = ()
+
+    @property
+    def default_output(self) -> Path:
+        return self.output or self.root / DEFAULT_OUTPUT
+
+
+def load_case(case_dir: Path | str) -> Case:
+    """Read and validate `case_dir/case.toml`. Raises CaseError naming the file and problem."""
+    root = Path(case_dir)
+    if not root.is_dir():
+        raise CaseError("not a case folder (no such directory)", root)
+    path = root / CASE_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CaseError(f"no {CASE_FILE} here; create one with `evidence init {root}`", root) from None
+    except OSError as e:
+        raise CaseError(f"cannot read: {e.strerror or e}", path) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise CaseError("not UTF-8 text", path) from None
+    except tomllib.TOMLDecodeError as e:
+        raise CaseError(f"TOML syntax error: {e}", path) from None
+    return parse_case(data, root=root.resolve(), path=path)
+
+
+def parse_case(data: dict, *, root: Path, path: Path) -> Case:
+    client = _table(data, "client", path, required=True)
+    name = _str(client, "name", path, "client")
+    email = _str(client, "email", path, "client")
+    if not name:
+        raise CaseError("[client] name is missing", path)
+    if not email:
+        raise CaseError("[client] email is missing", path)
+    if not _EMAIL.match(email):
+        raise CaseError(f"[client] email {email!r} is not an email address", path)
+
+    d = _table(data, "dispute", path)
+    respond_by = d.get("respond_by")
+    if respond_by is not None:
+        respond_by = _date(respond_by, path, "[dispute] respond_by")
+        if isinstance(respond_by, dt.datetime):
+            respond_by = respond_by.date()
+    dispute = Dispute(
+        id=_str(d, "id", path, "dispute"), processor=_str(d, "processor", path, "dispute"),
+        amount=_str(d, "amount", path, "dispute", coerce=True),
+        reason=_str(d, "reason", path, "dispute"), respond_by=respond_by,
+        ticket=_str(d, "ticket", path, "dispute"))
+
+    package = _table(data, "package", path)
+    output = _str(package, "output", path, "package")
+    page_size = _str(package, "page_size", path, "package")
+
+    redact = _table(data, "redact", path)
+    patterns = redact.get("patterns", [])
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise CaseError("[redact] patterns must be a list of strings", path)
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error as e:
+            raise CaseError(f"[redact] pattern {p!r} is not a valid regex: {e}", path) from None
+
+    shots = data.get("screenshot", [])
+    if not isinstance(shots, list):
+        raise CaseError("[[screenshot]] must be an array of tables", path)
+    entries: dict[str, Entry] = {}
+    for i, s in enumerate(shots, 1):
+        where = f"[[screenshot]] #{i}"
+        if not isinstance(s, dict):
+            raise CaseError(f"{where} is not a table", path)
+        rel = inside_case(root, _str(s, "file", path, where) or "", path, where)
+        kind = _str(s, "kind", path, where) or "conversation"
+        if kind not in KINDS:
+            raise CaseError(f"{where} kind {kind!r} is not one of {', '.join(KINDS)}", path)
+        date = s.get("date")
+        if date is not None:
+            date = _date(date, path, f"{where} date")
+            if not isinstance(date, dt.datetime):
+                date = dt.datetime.combine(date, dt.time())
+        if rel in entries:
+            raise CaseError(f"{where} lists {rel} a second time", path)
+        entries[rel] = Entry(file=rel, note=_str(s, "note", path, where),
+                             highlight=_str(s, "highlight", path, where), kind=kind, date=date)
+
+    return Case(root=root, client=Client(name.strip(), email.strip()), dispute=dispute,
+                entries=entries, output=(root / output) if output else None,
+                page_size=page_size, redact_patterns=tuple(patterns))
+
+
+def inside_case(root: Path, file: str, path: Path, where: str) -> str:
+    """Normalise a `file` entry to a posix path inside the case folder, or raise."""
+    if not file:
+        raise CaseError(f"{where} has no file", path)
+    p = PurePosixPath(file.replace("\\", "/"))
+    if p.is_absolute() or ".." in p.parts:
+        raise CaseError(f"{where} file {file!r} points outside the case folder", path)
+    resolved = (root / p).resolve()
+    if not resolved.is_relative_to(root):
+        raise CaseError(f"{where} file {file!r} points outside the case folder", path)
+    return p.as_posix()
+
+
+def _table(data: dict, key: str, path: Path, required: bool = False) -> dict:
+    t = data.get(key)
+    if t is None:
+        if required:
+            raise CaseError(f"[{key}] table is missing", path)
+        return {}
+    if not isinstance(t, dict):
+        raise CaseError(f"[{key}] must be a table", path)
+    return t
+
+
+def _str(t: dict, key: str, path: Path, where: str, coerce: bool = False) -> str | None:
+    v = t.get(key)
+    if v is None:
+        return None
+    if coerce and isinstance(v, (int, float)):
+        return str(v)
+    if not isinstance(v, str):
+        raise CaseError(f"[{where}] {key} must be a string", path)
+    return v
+
+
+def _date(v, path: Path, what: str) -> dt.date | dt.datetime:
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v
+    if isinstance(v, str):
+        try:
+            return dt.datetime.fromisoformat(v) if "T" in v or " " in v.strip() else dt.date.fromisoformat(v)
+        except ValueError:
+            pass
+    raise CaseError(f"{what} {v!r} is not a date (write it as 2024-10-10)", path)

@@ -1,0 +1,127 @@
+"""Thin click commands. The library raises; this module alone turns errors into exit codes."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import EvidenceError, ExitCode
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(ExitCode.interrupted)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(ExitCode.interrupted)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(ExitCode.bad_input)
+    except EvidenceError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="evidence")
+def cli() -> None:
+    """Turn a folder of conversation screenshots into one chargeback-ready evidence PDF."""
+
+
+def ocr_options(f):
+    @click.option("--engine", type=click.Choice(["rapidocr", "easyocr"]), default="rapidocr",
+                  show_default=True, help="OCR engine (easyocr needs the [easyocr] extra).")
+    @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+                  help="OCR cache folder (default: the user's cache dir, honours XDG_CACHE_HOME).")
+    @click.option("--no-cache", is_flag=True, help="Do not read or write the OCR cache.")
+    @click.option("-j", "--jobs", type=click.IntRange(1, 64), help="OCR worker processes (default: one per core).")
+    @functools.wraps(f)
+    def wrapper(*args, engine, cache_dir, no_cache, jobs, **kw):
+        from .pipeline import Options
+        opts = Options(engine=engine, cache_dir=cache_dir, use_cache=not no_cache, workers=jobs,
+                       progress=Progress())
+        return f(*args, options=opts, **kw)
+    return wrapper
+
+
+class Progress:
+    """A progress line on stderr, shown only once work has taken more than a moment."""
+
+    def __init__(self, delay: float = 1.0):
+        self.start = time.monotonic()
+        self.delay = delay
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not sys.stderr.isatty() or time.monotonic() - self.start < self.delay:
+            return
+        self.shown = True
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(f"\rOCR [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+@cli.command()
+@click.argument("case_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", help="The client's name as it appears in the conversation.")
+@click.option("--email", help="The client's email address.")
+@click.option("--force", is_flag=True, help="Overwrite an existing case.toml.")
+def init(case_dir: Path, name: str | None, email: str | None, force: bool) -> None:
+    """Create a case folder: case.toml (from the template) and screenshots/."""
+    import tomli_w
+
+    from .case import CASE_FILE, load_case
+    from .ingest import SCREENSHOT_DIR
+    from .output import atomic_write_bytes
+
+    target = case_dir / CASE_FILE
+    if target.exists() and not force:
+        raise click.UsageError(f"{target} exists; use --force to overwrite it")
+    name = name or click.prompt("Client name")
+    email = email or click.prompt("Client email")
+    template = resources.files("evidence.templates").joinpath("case.toml").read_text("utf-8")
+    client = tomli_w.dumps({"client": {"name": name.strip(), "email": email.strip()}})
+    (case_dir / SCREENSHOT_DIR).mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(target, template.replace("{client}", client).encode("utf-8"))
+    load_case(case_dir)  # the file we wrote must load; raises with the reason otherwise
+    click.echo(f"created {target}; put screenshots in {case_dir / SCREENSHOT_DIR}/ "
+               f"then run `evidence check {case_dir}`")
+
+
+@cli.command()
+@click.argument("case_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report on stdout.")
+@ocr_options
+def check(case_dir: Path, as_json: bool, options) -> None:
+    """Check that every screenshot shows a date, the client's name and email."""
+    from . import pipeline, report
+
+    result = pipeline.check(case_dir, options)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(report.check_table(result))
+    for p in result.problems:
+        click.echo(f"error: {p}", err=True)
+    for c in result.checks:
+        if c.error:
+            click.echo(f"error: {c.error}", err=True)
+    raise click.exceptions.Exit(ExitCode.ok if result.ok else ExitCode.check_failed)
+
+
+if __name__ == "__main__":
+    main()

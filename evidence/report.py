@@ -1,0 +1,52 @@
+"""Human-readable tables for the terminal."""
+from __future__ import annotations
+
+import shutil
+
+
+def table(headers: list[str], rows: list[list[str]], max_width: int | None = None) -> str:
+    """A plain aligned table; the last column is cut to fit the terminal."""
+    max_width = max_width or shutil.get_terminal_size((120, 20)).columns
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    fixed = sum(widths[:-1]) + 2 * (len(widths) - 1)
+    widths[-1] = max(10, min(widths[-1], max_width - fixed))
+
+    def fmt(cells: list[str]) -> str:
+        out = []
+        for cell, w in zip(cells, widths):
+            cell = cell if len(cell) <= w else cell[: w - 1] + "…"
+            out.append(cell.ljust(w))
+        return "  ".join(out).rstrip()
+
+    lines = [fmt(headers), fmt(["-" * w for w in widths])]
+    lines += [fmt(r) for r in rows]
+    return "\n".join(lines)
+
+
+def _mark(found: bool | None, exempt: bool = False) -> str:
+    if exempt:
+        return "n/a"
+    return "yes" if found else "NO"
+
+
+def check_table(result) -> str:
+    rows = []
+    for c in result.checks:
+        r = c.report
+        site = c.shot.kind == "site"
+        if c.error:
+            rows.append([c.rel, "-", "-", "-", "ERROR", c.error.message])
+            continue
+        date = c.date.text if c.date else "-"
+        if c.when and c.when.source != "image":
+            date = f"{date if c.date else ''} ({c.when.source}: {c.when.value:%Y-%m-%d %H:%M})".strip()
+        rows.append([c.rel, date, _mark(r.name.found, site), _mark(r.email.found, site),
+                     "ok" if c.ok else "FAIL", "; ".join(c.failures)])
+    for p in result.problems:
+        rows.append([str(p.path), "-", "-", "-", "ERROR", p.message])
+    passed = sum(c.ok for c in result.checks)
+    summary = f"{passed} of {len(result.checks)} screenshots pass"
+    if result.problems:
+        summary += f"; {len(result.problems)} file problem(s)"
+    return table(["file", "date", "name", "email", "verdict", "why"], rows) + "\n\n" + summary
