@@ -5,7 +5,6 @@ import functools
 import json
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 
 import click
@@ -87,13 +86,14 @@ def init(case_dir: Path, name: str | None, email: str | None, force: bool) -> No
     from .case import CASE_FILE, load_case
     from .ingest import SCREENSHOT_DIR
     from .output import atomic_write_bytes
+    from .resources import template_text
 
     target = case_dir / CASE_FILE
     if target.exists() and not force:
         raise click.UsageError(f"{target} exists; use --force to overwrite it")
     name = name or click.prompt("Client name")
     email = email or click.prompt("Client email")
-    template = resources.files("evidence.templates").joinpath("case.toml").read_text("utf-8")
+    template = template_text("case.toml")
     client = tomli_w.dumps({"client": {"name": name.strip(), "email": email.strip()}})
     (case_dir / SCREENSHOT_DIR).mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, template.replace("{client}", client).encode("utf-8"))
