@@ -1,0 +1,197 @@
+"""When was each screenshot's conversation happening? One timestamp per screenshot.
+
+The evidence PDF shows screenshots in chronological order. The best witness is a date
+the conversation itself shows (read by OCR, see `fields.find_dates`); failing that, the
+capture time from the file name (phones and desktops write it there), the EXIF capture
+time, and last the file's modification time. A date the user gives by hand beats all.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+
+from .errors import InputError
+from .fields import DateHit
+
+__all__ = ["When", "SOURCES", "capture_time_from_filename", "capture_time_from_exif",
+           "resolve_when", "sort_key"]
+
+SOURCES = ("image", "filename", "exif", "mtime", "manual")
+_MIN_YEAR, _MAX_YEAR = 1990, 2099  # digital screenshots; outside this a match is noise
+
+
+@dataclass(frozen=True)
+class When:
+    value: datetime  # naive, local wall-clock time
+    source: str  # image | filename | exif | mtime | manual
+    text: str | None = None  # the date text used, if from the image
+
+
+# --------------------------------------------------------------------------- file names
+
+_SP = r"[\s\u202f\u00a0_]"  # macOS puts a narrow no-break space before AM/PM
+_FILENAME_PATTERNS = [
+    # macOS / WhatsApp: "Screenshot 2024-10-30 at 09.02.11", "... at 9.02.11 AM",
+    # "Screen Shot 2020-01-05 at 3.12.44 PM", "WhatsApp Image 2024-10-25 at 10.15.00"
+    re.compile(rf"(?<!\d)(?P<y>\d{{4}})-(?P<mo>\d{{2}})-(?P<d>\d{{2}}){_SP}+at{_SP}+"
+               rf"(?P<h>\d{{1,2}})[.:](?P<mi>\d{{2}})[.:](?P<s>\d{{2}})"
+               rf"(?:{_SP}*(?P<ap>[AaPp])\.?[Mm]\.?)?(?!\d)"),
+    # Android: "Screenshot_2024-10-25-10-15-00-123_com.whatsapp"
+    re.compile(r"(?<!\d)(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})-(?P<h>\d{2})-(?P<mi>\d{2})"
+               r"-(?P<s>\d{2})(?!\d)"),
+    # "2024-10-25 10_15_00", "2024-10-25 10.15.00", "2024-10-25_10-15-00",
+    # "2024-10-25T10:15:00", Windows "Screenshot 2024-10-25 101500"
+    re.compile(r"(?<!\d)(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})[\sT_]"
+               r"(?P<h>\d{2})[_.:-]?(?P<mi>\d{2})[_.:-]?(?P<s>\d{2})(?!\d)"),
+    # Compact: "Screenshot_20241025-101500", "IMG_20241025_101500", "PXL_20241025_101500123"
+    re.compile(r"(?<!\d)(?P<y>\d{4})(?P<mo>\d{2})(?P<d>\d{2})[-_](?P<h>\d{2})(?P<mi>\d{2})"
+               r"(?P<s>\d{2})(?:\d{1,3})?(?!\d)"),
+]
+
+
+def _valid(y: int, mo: int, d: int, h: int, mi: int, s: int) -> datetime | None:
+    if not _MIN_YEAR <= y <= _MAX_YEAR:
+        return None
+    try:
+        return datetime(y, mo, d, h, mi, s)
+    except ValueError:
+        return None
+
+
+def capture_time_from_filename(name: str) -> datetime | None:
+    """The capture time a phone or desktop wrote into the file name, or None.
+
+    Only names with both a date and a time of day count; an impossible date or time
+    (month 13, 25 o'clock) gives None rather than a guess.
+    """
+    base = Path(str(name)).name
+    for pat in _FILENAME_PATTERNS:
+        for m in pat.finditer(base):
+            h = int(m["h"])
+            ap = m.groupdict().get("ap")
+            if ap:
+                if not 1 <= h <= 12:
+                    continue
+                h = h % 12 + (12 if ap.lower() == "p" else 0)
+            dt = _valid(int(m["y"]), int(m["mo"]), int(m["d"]), h, int(m["mi"]), int(m["s"]))
+            if dt is not None:
+                return dt
+    return None
+
+
+# --------------------------------------------------------------------------- EXIF
+
+_EXIF_IFD = 0x8769
+_DATETIME_ORIGINAL = 0x9003
+_DATETIME = 0x0132
+_EXIF_DT = re.compile(r"^\s*(\d{4})[:\-](\d{2})[:\-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
+
+
+def _parse_exif_datetime(v) -> datetime | None:
+    if isinstance(v, bytes):
+        v = v.decode("ascii", "replace")
+    if not isinstance(v, str):
+        return None
+    m = _EXIF_DT.match(v.strip("\x00 "))
+    if not m:
+        return None
+    return _valid(*(int(g) for g in m.groups()))
+
+
+def capture_time_from_exif(image_path) -> datetime | None:
+    """EXIF DateTimeOriginal (0x9003 in the Exif IFD), else DateTime (0x0132), else None.
+
+    Never raises: a missing, unreadable or damaged file or EXIF block gives None.
+    Only the header is read, never the pixels.
+    """
+    try:
+        from PIL import Image
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(image_path) as im:
+                exif = im.getexif()
+                try:
+                    original = exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL)
+                except Exception:
+                    original = None
+                for v in (original, exif.get(_DATETIME)):
+                    dt = _parse_exif_datetime(v)
+                    if dt is not None:
+                        return dt
+    except Exception:
+        return None
+    return None
+
+
+# --------------------------------------------------------------------------- resolving
+
+def _naive(dt: datetime | date | None) -> datetime | None:
+    if dt is None:
+        return None
+    if not isinstance(dt, datetime):
+        return datetime.combine(dt, time())
+    if dt.tzinfo is not None:
+        return dt.astimezone().replace(tzinfo=None)  # to local wall-clock time
+    return dt
+
+
+def resolve_when(hits: list[DateHit], *, filename_time: datetime | None,
+                 exif_time: datetime | None, mtime: datetime | None,
+                 manual: date | datetime | None, kind: str) -> When:
+    """Pick the one timestamp a screenshot is sorted by.
+
+    1. `manual` (a date the user set) wins, as source "manual".
+    2. kind == "site" (a web page, not a conversation: its dates are prices, order dates,
+       copyright lines): the capture time, from the file name, EXIF or mtime.
+    3. Otherwise the EARLIEST date the image shows that can be resolved (the start of the
+       conversation on that screen), source "image". Year-less, weekday and Today/
+       Yesterday dates are resolved against the capture time (file name, else EXIF);
+       with neither they are skipped, never guessed from today's date or from mtime
+       (copying files resets mtime).
+    4. No usable date in the image: file name, EXIF, mtime, in that order.
+
+    Raises InputError when there is nothing at all to go by.
+    """
+    if manual is not None:
+        return When(_naive(manual), "manual", None)
+    filename_time, exif_time, mtime = _naive(filename_time), _naive(exif_time), _naive(mtime)
+    capture = [(filename_time, "filename"), (exif_time, "exif"), (mtime, "mtime")]
+    if kind != "site":
+        anchor = filename_time or exif_time
+        best: tuple[datetime, DateHit] | None = None
+        for hit in hits:
+            v = hit.resolve(anchor)
+            if v is not None and (best is None or v < best[0]):
+                best = (v, hit)
+        if best is not None:
+            return When(best[0], "image", best[1].text)
+    for value, source in capture:
+        if value is not None:
+            return When(value, source, None)
+    raise InputError("no date to sort by: none in the image, the file name, EXIF or the "
+                     "file's mtime; set one by hand")
+
+
+_NUM_SPLIT = re.compile(r"(\d+)")
+
+
+def _natural(s: str) -> tuple:
+    """`img2` before `img10`; case-insensitive."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.casefold())
+                 for p in _NUM_SPLIT.split(s) if p)
+
+
+def sort_key(when: When, file: str) -> tuple:
+    """Chronological order: by day, then time of day, then file name (natural order).
+
+    Screenshots with equal timestamps (a burst, or several dated only `Oct 28` at 00:00)
+    keep the order their file names give, which is the order they were taken in.
+    """
+    v = _naive(when.value)
+    t = v.time()
+    return (v.date().toordinal(), t.hour * 3600 + t.minute * 60 + t.second, t.microsecond,
+            _natural(str(file)), str(file))
