@@ -1,0 +1,150 @@
+"""RapidOCR (PP-OCR models on onnxruntime): the default engine.
+
+The models ship inside the rapidocr wheel (`rapidocr/models/`). We pass their paths
+explicitly, so rapidocr's own "download the model if it is missing" code never runs:
+a missing model file is an EngineError, never a download.
+
+Settings (all part of `key()`, with the rapidocr version and the model file names):
+
+- `det_limit_type`, `det_limit_side_len`: how the text detector scales the image.
+  rapidocr's default is `min`/736, i.e. the detector runs at the image's full size
+  (after rapidocr's global 2000 px cap). `max`/N caps the detector input at N px.
+- `use_cls`: the 0/180 degree angle classifier. Screenshots are upright.
+- `max_side_len`: rapidocr's global preprocessing cap (its default, 2000 px); the
+  runner tiles tall screenshots so that strips stay under it.
+
+MEASUREMENTS_TBD
+"""
+from __future__ import annotations
+
+import logging
+import os
+from importlib import metadata
+from pathlib import Path
+
+from PIL import Image
+
+from ..errors import EngineError
+from .base import Box, OcrLine
+
+DEFAULT_DET_LIMIT_TYPE = "max"
+DEFAULT_DET_LIMIT_SIDE_LEN = 1280
+DEFAULT_USE_CLS = False
+DEFAULT_MAX_SIDE_LEN = 2000  # rapidocr's own default for Global.max_side_len
+
+# The models that ship in the rapidocr wheel (rapidocr 3.x default configuration).
+DET_MODEL = "PP-OCRv6_det_small.onnx"
+REC_MODEL = "PP-OCRv6_rec_small.onnx"
+CLS_MODEL = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
+
+
+def rapidocr_version() -> str:
+    try:
+        return metadata.version("rapidocr")
+    except metadata.PackageNotFoundError:
+        raise EngineError("rapidocr is not installed: pip install rapidocr onnxruntime") from None
+
+
+class RapidEngine:
+    """One rapidocr pipeline. Build once per process; `recognize` per image."""
+
+    name = "rapidocr"
+
+    def __init__(self, *, det_limit_type: str = DEFAULT_DET_LIMIT_TYPE,
+                 det_limit_side_len: int = DEFAULT_DET_LIMIT_SIDE_LEN,
+                 use_cls: bool = DEFAULT_USE_CLS,
+                 max_side_len: int = DEFAULT_MAX_SIDE_LEN,
+                 threads: int = 1):
+        self.settings = _check_settings(det_limit_type, det_limit_side_len, use_cls, max_side_len)
+        self.threads = int(threads)
+        try:
+            import rapidocr
+            from rapidocr import RapidOCR
+        except ImportError as e:
+            raise EngineError(f"cannot import rapidocr ({e}): pip install rapidocr onnxruntime") from None
+        model_dir = Path(rapidocr.__file__).resolve().parent / "models"
+        needed = [DET_MODEL, REC_MODEL] + ([CLS_MODEL] if self.settings["use_cls"] else [])
+        missing = [m for m in needed if not (model_dir / m).is_file()]
+        if missing:
+            raise EngineError(
+                f"rapidocr's bundled model(s) {', '.join(missing)} are missing from {model_dir}; "
+                f"reinstall it: pip install --force-reinstall rapidocr")
+        s = self.settings
+        params = {
+            "Global.log_level": "error",
+            "Global.use_cls": s["use_cls"],
+            "Global.max_side_len": s["max_side_len"],
+            "Global.model_root_dir": str(model_dir),
+            "Det.limit_type": s["det_limit_type"],
+            "Det.limit_side_len": s["det_limit_side_len"],
+            "Det.model_path": str(model_dir / DET_MODEL),
+            "Rec.model_path": str(model_dir / REC_MODEL),
+            "Cls.model_path": str(model_dir / CLS_MODEL),
+            "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+        try:
+            self._ocr = RapidOCR(params=params)
+            # rapidocr loads its models on first use; load them now so that a broken
+            # model fails here (at engine construction) and not on the first image.
+            self._ocr._load_det_model()
+            self._ocr._load_rec_model()
+            if s["use_cls"]:
+                self._ocr._load_cls_model()
+        except EngineError:
+            raise
+        except Exception as e:  # onnxruntime raises its own types for damaged models
+            raise EngineError(f"rapidocr cannot load its models: {e}".splitlines()[0]) from None
+        # RapidOCR() sets its logger level from Global.log_level; keep it quiet anyway.
+        logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+        self._key = self.key_for(**self.settings)
+
+    @classmethod
+    def key_for(cls, *, det_limit_type: str = DEFAULT_DET_LIMIT_TYPE,
+                det_limit_side_len: int = DEFAULT_DET_LIMIT_SIDE_LEN,
+                use_cls: bool = DEFAULT_USE_CLS, max_side_len: int = DEFAULT_MAX_SIDE_LEN,
+                threads: int = 1) -> str:
+        """The cache key for these settings, without loading any model (cheap)."""
+        s = _check_settings(det_limit_type, det_limit_side_len, use_cls, max_side_len)
+        models = "+".join(os.path.splitext(m)[0] for m in
+                          ([DET_MODEL, REC_MODEL] + ([CLS_MODEL] if s["use_cls"] else [])))
+        return (f"rapidocr-{rapidocr_version()};models={models};"
+                f"det={s['det_limit_type']}{s['det_limit_side_len']};"
+                f"cls={int(s['use_cls'])};max_side={s['max_side_len']}")
+
+    def key(self) -> str:
+        return self._key
+
+    def recognize(self, image: Image.Image) -> list[OcrLine]:
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        out = self._ocr(image)
+        txts = getattr(out, "txts", None)
+        boxes = getattr(out, "boxes", None)
+        scores = getattr(out, "scores", None)
+        if not txts or boxes is None or scores is None:
+            return []
+        lines = []
+        for quad, text, score in zip(boxes, txts, scores):
+            text = str(text).strip()
+            if not text:
+                continue
+            xs = [float(p[0]) for p in quad]
+            ys = [float(p[1]) for p in quad]
+            lines.append(OcrLine(text, Box(min(xs), min(ys), max(xs), max(ys)),
+                                 max(0.0, min(1.0, float(score)))))
+        return lines
+
+
+def _check_settings(det_limit_type, det_limit_side_len, use_cls, max_side_len) -> dict:
+    if det_limit_type not in ("min", "max"):
+        raise EngineError(f"rapidocr det_limit_type must be 'min' or 'max', not {det_limit_type!r}")
+    try:
+        side = int(det_limit_side_len)
+        max_side = int(max_side_len)
+    except (TypeError, ValueError):
+        raise EngineError("rapidocr det_limit_side_len and max_side_len must be integers") from None
+    if not 32 <= side <= 8192 or not 32 <= max_side <= 16384:
+        raise EngineError(f"rapidocr side lengths out of range: det {side}, max {max_side}")
+    return {"det_limit_type": det_limit_type, "det_limit_side_len": side,
+            "use_cls": bool(use_cls), "max_side_len": max_side}
