@@ -123,5 +123,41 @@ def check(case_dir: Path, as_json: bool, options) -> None:
     raise click.exceptions.Exit(ExitCode.ok if result.ok else ExitCode.check_failed)
 
 
+@cli.command("watch")
+@click.argument("root", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--once", is_flag=True,
+              help="Build every case once its files are still, then exit: 0 if all built, 1 otherwise.")
+@click.option("--draft", is_flag=True, help="Build drafts (screenshots failing checks are kept and marked).")
+@click.option("--poll", is_flag=True, help="Poll instead of file events (network drives, containers).")
+@click.option("--debounce", type=click.FloatRange(0.05, 60), default=1.0, show_default=True,
+              metavar="SECONDS", help="How long files must be still before a rebuild.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Package path (only when DIR is one case folder).")
+@click.option("--engine", type=click.Choice(["rapidocr", "easyocr"]), default="rapidocr",
+              show_default=True, help="OCR engine (easyocr needs the [easyocr] extra).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="OCR cache folder (default: the user's cache dir).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), help="OCR worker processes (default: one per core).")
+def watch_command(root: Path, once: bool, draft: bool, poll: bool, debounce: float,
+                  output: Path | None, engine: str, cache_dir: Path | None, jobs: int | None) -> None:
+    """Rebuild each case's package when its screenshots, notes or case.toml change.
+
+    DIR is a case folder or a folder of case folders. One line per build on stdout;
+    status on stderr. Ctrl-C exits 130; SIGTERM exits 0 (abandoning a build in progress).
+    """
+    from . import pipeline
+    from .watch import Watcher, serve
+
+    def builder(case_dir: Path):
+        return pipeline.build(case_dir, pipeline.BuildOptions(
+            output=output, draft=draft, engine=engine, cache_dir=cache_dir, use_cache=True,
+            workers=jobs))
+
+    if output is not None and not (root / "case.toml").is_file():
+        raise click.UsageError("-o/--output needs DIR to be one case folder (it holds case.toml)")
+    watcher = Watcher(root, builder, debounce=debounce, poll=poll, output=output, cache_dir=cache_dir)
+    raise click.exceptions.Exit(serve(watcher, once=once))
+
+
 if __name__ == "__main__":
     main()
