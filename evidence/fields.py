@@ -11,6 +11,7 @@ character position (OCR engines give one box per line, not per character).
 """
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -50,8 +51,8 @@ _CONFUSABLES = {"0": "o", "1": "l", "i": "l", "|": "l", "!": "l"}
 def _fold(text: str) -> list[tuple[str, int]]:
     """Lowercase, accent-free, confusable-folded characters, each with its index in `text`.
 
-    `rn` is folded to `m` (the classic OCR merge). Non-alphanumeric characters are kept
-    (as themselves) so callers can see word and address boundaries.
+    Non-alphanumeric characters are kept (as themselves) so callers can see word and
+    address boundaries.
     """
     out: list[tuple[str, int]] = []
     for i, ch in enumerate(text):
@@ -60,16 +61,25 @@ def _fold(text: str) -> list[tuple[str, int]]:
                 continue
             for c2 in c.casefold():
                 out.append((_CONFUSABLES.get(c2, c2), i))
-    folded: list[tuple[str, int]] = []
+    return out
+
+
+def _merge_rn(chars: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Fold `rn` to `m`, the classic OCR merge (left to right, like str.replace).
+
+    Kept apart from `_fold` because it changes lengths: a match that needs it may not
+    also use the one substitution the checks allow, or `aarn@` would pass for `aar@`.
+    """
+    out: list[tuple[str, int]] = []
     k = 0
-    while k < len(out):
-        if out[k][0] == "r" and k + 1 < len(out) and out[k + 1][0] == "n":
-            folded.append(("m", out[k][1]))
+    while k < len(chars):
+        if chars[k][0] == "r" and k + 1 < len(chars) and chars[k + 1][0] == "n":
+            out.append(("m", chars[k][1]))
             k += 2
         else:
-            folded.append(out[k])
+            out.append(chars[k])
             k += 1
-    return folded
+    return out
 
 
 def _sub_box(box: Box | None, n: int, start: int, end: int) -> Box | None:
@@ -144,8 +154,11 @@ def _name_edits(target: str, bounds: set[int], seen: str, budget: int) -> int | 
 
     A substitution anywhere counts 1. An inserted or dropped letter counts 1 only inside
     a word: at a word's edge it makes another real name (Jane/Janet, Ann/Anne, Dan/Dana,
-    Cooper/Coopers), so it is refused.
+    Cooper/Coopers), so it is refused. `rn` read for `m` (or back) is free, but only
+    when nothing else differs.
     """
+    if target.replace("rn", "m") == seen.replace("rn", "m"):
+        return 0
     d = Levenshtein.distance(target, seen, score_cutoff=budget)
     if d > budget:
         return None
@@ -170,7 +183,7 @@ def _lines_adjacent(a: OcrLine, b: OcrLine) -> bool:
 def match_name(lines: Sequence[OcrLine], name: str) -> FieldMatch:
     """Find the client's name in the OCR lines.
 
-    Both sides are folded (case, accents, look-alike glyphs, `rn`->`m`) and compared
+    Both sides are folded (case, accents, look-alike glyphs, `rn`=`m`) and compared
     without spaces over windows of whole OCR words, so `JaneCooper`, `Jane Cooper · 3:15
     PM`, `From: Jane Cooper <...>` and `Cooper, Jane` all match; a window never starts or
     ends inside a word, so `Janet` can never be read as `Jane` + noise.
@@ -213,11 +226,11 @@ def match_name(lines: Sequence[OcrLine], name: str) -> FieldMatch:
             s = ""
             for b in range(a, min(len(toks), a + max_words)):
                 s += toks[b].text
-                if len(s) > tlen + budget:
+                if len(s) > tlen + budget + 2:  # slack for `rn`=`m`
                     break
                 if join is not None and b < join:
                     continue
-                if len(s) < tlen - budget:
+                if len(s) < tlen - budget - 2:
                     continue
                 if b + 1 < len(toks) and toks[b + 1].glued and b + 1 != join:
                     continue  # `Jane` in `Jane-Marie` likewise
@@ -276,15 +289,11 @@ def _email_fold(text: str) -> list[tuple[str, int]]:
     return out
 
 
-def _skeleton(s: str) -> str:
-    return "".join(c for c, _ in _email_fold(s) if c.isalnum())
-
-
 def match_email(lines: Sequence[OcrLine], email: str) -> FieldMatch:
     """Find the client's email address in the OCR lines.
 
     Both sides are reduced to skeletons: folded (case, accents, `0`/`o`, `1`/`l`/`I`,
-    `rn`/`m`, `(a)`/`©`/`®` for `@`) and stripped of everything but letters and digits.
+    `(a)`/`©`/`®` for `@`) and stripped of everything but letters and digits.
     So a dropped `.`, a dropped `@` (with or without a space), spaces inserted around `@`
     or `.`, angle brackets and uppercase all leave the skeleton unchanged.
 
@@ -303,50 +312,26 @@ def match_email(lines: Sequence[OcrLine], email: str) -> FieldMatch:
     """
     if not email or not lines:
         return _MISS
-    target = _skeleton(email)
+    target_chars = [x for x in _email_fold(email) if x[0].isalnum()]
+    target = "".join(c for c, _ in target_chars)
     n = len(target)
     if n == 0:
         return _MISS
     budget = EMAIL_MAX_SUBSTITUTIONS if n >= EMAIL_MIN_LEN_FOR_SUBSTITUTION else 0
+    target_m = "".join(c for c, _ in _merge_rn(target_chars))
 
     best: tuple[int, int, int, int] | None = None  # (subs, line, start, end)
     near = 0.0
     for ln_no, ln in enumerate(lines):
         f = _email_fold(ln.text)
-        skel = [j for j, (c, _) in enumerate(f) if c.isalnum()]
-        if len(skel) < n:
-            continue
-        chars = "".join(f[j][0] for j in skel)
-        for p in range(len(skel) - n + 1):
-            js, je = skel[p], skel[p + n - 1]
-            # start edge
-            if js > 0:
-                prev = f[js - 1][0]
-                if prev.isalnum():
-                    continue
-                if prev in _JOINERS and js >= 2 and f[js - 2][0].isalnum():
-                    continue
-            # end edge
-            if je + 1 < len(f):
-                nxt = f[je + 1][0]
-                if nxt.isalnum():
-                    continue
-                if nxt in _JOINERS and je + 2 < len(f) and f[je + 2][0].isalnum():
-                    continue
-            inner = [f[j][0] for j in range(js, je + 1) if not f[j][0].isalnum()]
-            if any(c not in _EMAIL_INNER for c in inner):
-                continue
-            if not any(c in "@." for c in inner):
-                continue
-            window = chars[p:p + n]
-            subs = Hamming.distance(target, window)
-            near = max(near, 100.0 * (1 - subs / n))
-            if subs > budget:
-                continue
-            if best is None or subs < best[0]:
-                best = (subs, ln_no, f[js][1], f[je][1] + 1)
-                if subs == 0:
-                    break
+        # As read (one substitution allowed), then with `rn`=`m` (no substitution).
+        for chars, tgt, allowed in ((f, target, budget), (_merge_rn(f), target_m, 0)):
+            found, line_near = _scan_email(chars, tgt, allowed)
+            near = max(near, line_near)
+            if found is not None and (best is None or found[0] < best[0]):
+                best = (found[0], ln_no, found[1], found[2])
+            if best is not None and best[0] == 0:
+                break
         if best is not None and best[0] == 0:
             break
     if best is None:
@@ -355,6 +340,48 @@ def match_email(lines: Sequence[OcrLine], email: str) -> FieldMatch:
     ln = lines[ln_no]
     return FieldMatch(True, ln.text[start:end], round(100.0 * (1 - subs / n), 1),
                       _sub_box(ln.box, len(ln.text), start, end))
+
+
+def _scan_email(f: list[tuple[str, int]], target: str, budget: int
+                ) -> tuple[tuple[int, int, int] | None, float]:
+    """Best (substitutions, start, end) of `target` in folded line `f`, and a near-miss score."""
+    n = len(target)
+    skel = [j for j, (c, _) in enumerate(f) if c.isalnum()]
+    if n == 0 or len(skel) < n:
+        return None, 0.0
+    chars = "".join(f[j][0] for j in skel)
+    best: tuple[int, int, int] | None = None
+    near = 0.0
+    for p in range(len(skel) - n + 1):
+        js, je = skel[p], skel[p + n - 1]
+        # start edge: not inside a word, not continuing a local part (`mary.`+`jane`)
+        if js > 0:
+            prev = f[js - 1][0]
+            if prev.isalnum():
+                continue
+            if prev in _JOINERS and js >= 2 and f[js - 2][0].isalnum():
+                continue
+        # end edge: not inside a word, not followed by more domain (`.au`)
+        if je + 1 < len(f):
+            nxt = f[je + 1][0]
+            if nxt.isalnum():
+                continue
+            if nxt in _JOINERS and je + 2 < len(f) and f[je + 2][0].isalnum():
+                continue
+        inner = [f[j][0] for j in range(js, je + 1) if not f[j][0].isalnum()]
+        if any(c not in _EMAIL_INNER for c in inner):
+            continue
+        if not any(c in "@." for c in inner):
+            continue
+        subs = Hamming.distance(target, chars[p:p + n])
+        near = max(near, 100.0 * (1 - subs / n))
+        if subs > budget:
+            continue
+        if best is None or subs < best[0]:
+            best = (subs, f[js][1], f[je][1] + 1)
+            if subs == 0:
+                break
+    return best, near
 
 
 # --------------------------------------------------------------------------- dates
@@ -543,7 +570,7 @@ def _candidates(text: str) -> list[_Cand]:
             continue  # `28.10.24` is as likely a version or a price as a date
         y = int(ys) + (2000 if len(ys) == 2 else 0)
         # US order for `/`, day first for `.` and `-`; the other order only when forced.
-        first = (b, a) if sep == "/" else (a, b)
+        first = (a, b) if sep == "/" else (b, a)  # (month, day)
         for mo, d in (first, first[::-1]):
             if _valid_ymd(y, mo, d):
                 add(m, 3, {"year": y, "month": mo, "day": d})
@@ -556,52 +583,90 @@ def _candidates(text: str) -> list[_Cand]:
     return out
 
 
-def _standalone(text: str, c: _Cand) -> bool:
+class _LineIndex:
+    """Per-line prefix counts, so each candidate's context check is O(1) (no rescans)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        blank = _CLOCK_ONLY.sub(lambda m: " " * len(m.group()), text)
+        self.words = self._prefix(text)  # word characters in text[:i]
+        self.words_no_clock = self._prefix(blank)
+
+    @staticmethod
+    def _prefix(t: str) -> list[int]:
+        acc, out = 0, [0]
+        for ch in t:
+            acc += ch.isalnum() or ch == "_"
+            out.append(acc)
+        return out
+
+    def any_word(self, start: int, end: int, *, skip_clocks: bool = False) -> bool:
+        w = self.words_no_clock if skip_clocks else self.words
+        return w[end] - w[start] > 0
+
+    def char_before(self, i: int) -> str:
+        while i > 0 and self.text[i - 1].isspace():
+            i -= 1
+        return self.text[i - 1] if i > 0 else ""
+
+    def char_after(self, i: int) -> str:
+        n = len(self.text)
+        while i < n and self.text[i].isspace():
+            i += 1
+        return self.text[i] if i < n else ""
+
+
+def _standalone(ix: _LineIndex, c: _Cand) -> bool:
     """A weekday or Today/Yesterday counts only where an app shows it as a date label.
 
     That is: with a time (`Mon 10:05 AM`, `Yesterday at 16:12`), alone on its line (the
-    day chip in WhatsApp/iMessage), or set off by a bullet (`Jane · Yesterday`). In
-    running text ("see you Monday", "Sunday-school", "Today's deal") it is not a date.
+    day chip in WhatsApp/iMessage; clock times beside it allowed), or set off by a bullet
+    (`Jane · Yesterday`). In running text ("see you Monday", "Sunday-school", "Today's
+    deal") it is not a date.
     """
     if c.parts.get("hour") is not None:
         return True
-    before, after = text[:c.start], text[c.end:]
-    rest = _CLOCK_ONLY.sub(" ", before + " " + after)
-    if not re.search(r"\w", rest):
+    n = len(ix.text)
+    if not (ix.any_word(0, c.start, skip_clocks=True) or
+            ix.any_word(c.end, n, skip_clocks=True)):
         return True
-    b, a = before.rstrip(), after.lstrip()
-    left_ok = not re.search(r"\w", before) or (b[-1:] in _BULLETS)
-    right_ok = not re.search(r"\w", after) or (a[:1] in _BULLETS)
+    left_ok = not ix.any_word(0, c.start) or ix.char_before(c.start) in _BULLETS
+    right_ok = not ix.any_word(c.end, n) or ix.char_after(c.end) in _BULLETS
     return left_ok and right_ok
 
 
 def _dates_in_line(line: OcrLine) -> list[DateHit]:
     text = line.text
-    cands = [c for c in _candidates(text)
-             if c.rank < 4 or _standalone(text, c)]
+    ix = _LineIndex(text)
+    cands = [c for c in _candidates(text) if c.rank < 4 or _standalone(ix, c)]
+    # Longest reading first: `Tue, 08 Oct 2024` beats the weekday `Tue` inside it.
     cands.sort(key=lambda c: (-(c.end - c.start), c.rank, c.start))
+    taken = bytearray(len(text) + 1)
     chosen: list[_Cand] = []
     for c in cands:
-        if all(c.end <= o.start or c.start >= o.end for o in chosen):
+        if not any(taken[c.start:c.end]):
+            taken[c.start:c.end] = b"\x01" * (c.end - c.start)
             chosen.append(c)
     chosen.sort(key=lambda c: c.start)
 
-    # A date shown without a time borrows a clock time from elsewhere on its line.
+    # A date shown without a time borrows the nearest clock time on its line.
     clocks = []
     for m in _PAT_CLOCK.finditer(text):
-        if any(m.start() < o.end and m.end() > o.start for o in chosen):
+        if any(taken[m.start():m.end()]):
             continue
         parts = _clock_parts(m)
         if parts is not None:
             clocks.append((m.start(), m.end(), parts, m.group("sec") is not None))
+    starts = [k[0] for k in clocks]
     hits = []
     for c in chosen:
         p = dict(c.parts)
         if p.get("hour") is None and clocks:
-            def dist(k):
-                s, e = k[0], k[1]
-                return s - c.end if s >= c.end else c.start - e
-            s, e, (h, mi, sec, _), has_sec = min(clocks, key=dist)
+            i = bisect.bisect_left(starts, c.end)
+            near = [k for k in (clocks[i - 1] if i > 0 else None,
+                                clocks[i] if i < len(clocks) else None) if k is not None]
+            s, e, (h, mi, sec, _), has_sec = min(
+                near, key=lambda k: k[0] - c.end if k[0] >= c.end else c.start - k[1])
             p["hour"], p["minute"], p["second"] = h, mi, sec if has_sec else None
         hits.append(DateHit(text=text[c.start:c.end],
                             box=_sub_box(line.box, len(text), c.start, c.end), **p))
