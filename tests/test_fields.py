@@ -51,6 +51,8 @@ def test_name_true_matches(text):
 
 @pytest.mark.parametrize("text", [
     "Janet Cowper",                     # 2 edits: another person
+    "Jone Cooqer",                      # 2 substitutions
+    "Jane Cxxper",
     "Jane Porter",
     "John Cooper",
     "Jane",
