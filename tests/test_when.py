@@ -1,7 +1,7 @@
 """Resolving each screenshot's timestamp: image dates, file names, EXIF, mtime, manual."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
