@@ -1,0 +1,683 @@
+"""Assemble the evidence PDF: cover pages, then one page per exhibit slice.
+
+Input contract (the pipeline builds these):
+- `CoverInfo`: the case identifiers for the cover page.
+- `ExhibitPage`, one per output page, in order: which exhibit and which part of it, the
+  source file, the date label and where the time came from, the note, the highlight box
+  and the OCR lines (source px of the whole screenshot), the `layout.Slice` that
+  `layout.plan_exhibit` returned for this page, and the `EncodedImage` the fit stage made
+  of that slice (its pixel grid may be a downscaled version of the slice; it is drawn
+  into `slice.image_rect`, and OCR boxes are mapped through the slice, not through the
+  encoded pixels).
+
+How images go in, without re-encoding (so the fit stage's size accounting is exact):
+reportlab draws every page, and on exhibit pages it draws a 1×1 placeholder image, unique
+to the page, in the screenshot's place. pikepdf then rewrites that placeholder's image
+XObject with the fit stage's bytes, using its own API (`Stream.write` with a filter):
+- JPEG: the file's bytes as they are, /DCTDecode (grey or RGB; CMYK is refused);
+- PNG: the concatenated IDAT data as it is (it is a zlib stream of PNG-filtered rows),
+  /FlateDecode with /Predictor 15, as img2pdf does. Palette PNGs stay /Indexed, grey
+  PNGs /DeviceGray; no pixel is decoded or re-encoded. PNGs with alpha, transparency
+  (tRNS) or interlacing cannot be carried that way and are refused (the fit stage makes
+  opaque, non-interlaced PNGs).
+Chosen over img2pdf + merging: one PDF, one font subset, no page merging; drawing order
+(screenshot, invisible text, highlight, callout) stays with reportlab.
+
+After writing, the file is reopened: page count, per-page image stream digests (equal to
+`stream_digest` of each input image) and the manifest are checked before the file is
+moved into place.
+
+PDF/A-2b (`pdfa=True`): TrueType fonts embedded (see annotate), XMP metadata declaring
+pdfaid:part 2 / conformance B (pikepdf `open_metadata`, synced from the document info),
+an sRGB output intent (Pillow's sRGB profile), a document ID, no transparency, no
+encryption, no JavaScript, no attachments (the manifest goes into the document info;
+see manifest.py).
+
+Atomic output: a temporary file in the destination folder, `os.replace`d over the target
+only once complete and verified; on any error (Ctrl-C and a full disk included) the
+temporary file is removed and a previous package is left as it was.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import hashlib
+import io
+import os
+import struct
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+from typing import Sequence
+from xml.sax.saxutils import escape
+
+import pikepdf
+from pikepdf import Array, Dictionary, Name
+from PIL import Image, ImageCms
+from reportlab.lib.colors import Color, HexColor, black, white
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfgen import canvas as rl_canvas
+from reportlab.platypus import Frame as RlFrame, Paragraph, Spacer, Table, TableStyle
+
+from . import __version__, annotate
+from .annotate import FONT, FONT_BOLD
+from .errors import EvidenceError
+from .layout import Frame, LayoutError, Rect, Slice, check_page, page_frame
+from .manifest import attach, digests_from_pdf, manifest_from_pdf
+from .ocr.base import Box, OcrLine
+from .presets import load_toml
+
+COVER_TEMPLATE = "cover.toml"
+
+
+class OutputError(EvidenceError):
+    """The package cannot be written where asked (folder missing or unwritable, disk full)."""
+
+
+class AssembleError(EvidenceError):
+    """The written PDF did not read back as it was meant to (a bug, not a user error)."""
+
+
+# --- the input contract --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EncodedImage:
+    """An already-encoded image from the fit stage, embedded byte for byte."""
+
+    data: bytes
+    format: str  # "jpeg" | "png"
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class CoverInfo:
+    client_name: str
+    client_email: str
+    dispute_id: str
+    processor: str
+    amount: str  # as it should read, e.g. "USD 129.00"
+    reason: str
+    ticket: str = ""
+    respond_by: dt.date | None = None
+    today: dt.date | None = None  # for "N days left"; default: the local date
+
+
+@dataclass(frozen=True)
+class ExhibitPage:
+    exhibit: int  # exhibit number, 1-based
+    source: str  # source file, relative to the case folder
+    date_label: str  # as it should read, e.g. "2024-03-01 14:02"
+    when_source: str | None  # "image" (or None), "filename", "exif", "mtime", "manual"
+    note: str | None
+    highlight: Box | None  # source px of the whole screenshot
+    lines: Sequence[OcrLine]  # OCR lines on this slice, source px of the whole screenshot
+    slice: Slice
+    image: EncodedImage
+
+    @property
+    def part(self) -> int:  # 1-based page within the exhibit
+        return self.slice.index + 1
+
+    @property
+    def parts(self) -> int:
+        return self.slice.count
+
+
+@dataclass(frozen=True)
+class AssembleResult:
+    path: Path
+    bytes: int
+    pages: int
+    cover_pages: int
+    image_digests: list[str | None] = field(default_factory=list)  # per page; None: cover
+
+
+# --- images --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PdfImage:
+    """How one EncodedImage is carried in the PDF: `raw` is the stream's encoded data."""
+
+    raw: bytes
+    filter: str
+    width: int
+    height: int
+    bits: int
+    colour: str  # "gray" | "rgb" | "indexed"
+    colors: int  # components per pixel in the stream
+    palette: bytes = b""
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.raw).hexdigest()
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png(img: EncodedImage) -> PdfImage:
+    data = img.data
+    if not data.startswith(_PNG_SIGNATURE):
+        raise ValueError("PNG data does not start with the PNG signature")
+    pos, idat, ihdr, palette = 8, [], None, b""
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        if len(body) != length or pos + 12 + length > len(data):
+            raise ValueError("PNG data is truncated")
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        if zlib.crc32(kind + body) & 0xFFFFFFFF != crc:
+            raise ValueError(f"PNG chunk {kind!r} is damaged (CRC mismatch)")
+        if kind == b"IHDR":
+            ihdr = struct.unpack(">IIBBBBB", body)
+        elif kind == b"PLTE":
+            palette = body
+        elif kind == b"tRNS":
+            raise ValueError("PNG has transparency (tRNS); give an opaque image")
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    if ihdr is None or not idat:
+        raise ValueError("PNG data has no IHDR or no IDAT")
+    width, height, bits, colour_type, _, _, interlace = ihdr
+    if interlace:
+        raise ValueError("PNG is interlaced; give a non-interlaced PNG")
+    if colour_type == 0 and bits in (1, 2, 4, 8, 16):
+        colour, colors = "gray", 1
+    elif colour_type == 2 and bits in (8, 16):
+        colour, colors = "rgb", 3
+    elif colour_type == 3 and bits in (1, 2, 4, 8):
+        if not palette or len(palette) % 3 or len(palette) // 3 > 2 ** bits:
+            raise ValueError("palette PNG has a missing or bad PLTE chunk")
+        colour, colors = "indexed", 1
+    elif colour_type in (4, 6):
+        raise ValueError("PNG has an alpha channel; give an opaque image")
+    else:
+        raise ValueError(f"unsupported PNG colour type {colour_type} / bit depth {bits}")
+    return PdfImage(b"".join(idat), "/FlateDecode", width, height, bits, colour, colors, palette)
+
+
+def _jpeg(img: EncodedImage) -> PdfImage:
+    with Image.open(io.BytesIO(img.data)) as im:
+        if im.format != "JPEG":
+            raise ValueError(f"data labelled jpeg is {im.format}")
+        mode, (w, h) = im.mode, im.size
+    if mode == "L":
+        return PdfImage(img.data, "/DCTDecode", w, h, 8, "gray", 1)
+    if mode == "RGB":
+        return PdfImage(img.data, "/DCTDecode", w, h, 8, "rgb", 3)
+    raise ValueError(f"JPEG in mode {mode} is not supported (give greyscale or RGB)")
+
+
+def pdf_image(img: EncodedImage) -> PdfImage:
+    """Check an EncodedImage and work out how it is carried (ValueError if it cannot be)."""
+    fmt = str(img.format).lower()
+    if not isinstance(img.data, (bytes, bytearray)) or not img.data:
+        raise ValueError("image data must be non-empty bytes")
+    if fmt in ("jpeg", "jpg"):
+        out = _jpeg(img)
+    elif fmt == "png":
+        out = _png(img)
+    else:
+        raise ValueError(f"image format must be 'jpeg' or 'png', not {img.format!r}")
+    if (out.width, out.height) != (img.width, img.height):
+        raise ValueError(f"{fmt} data is {out.width}x{out.height} px, "
+                         f"not the {img.width}x{img.height} stated")
+    try:  # a full decode: damaged data fails here, not in a reviewer's viewer
+        with Image.open(io.BytesIO(img.data)) as im:
+            im.load()
+    except Exception as e:  # noqa: BLE001 - Pillow raises many kinds
+        raise ValueError(f"{fmt} data does not decode: {e}") from None
+    return out
+
+
+def stream_digest(img: EncodedImage) -> str:
+    """The SHA-256 that `manifest.image_stream_digests` will report for `img`'s page."""
+    return pdf_image(img).digest
+
+
+def _write_image(pdf: pikepdf.Pdf, xobj: pikepdf.Stream, im: PdfImage) -> None:
+    parms = None
+    if im.filter == "/FlateDecode":
+        parms = Dictionary(Predictor=15, Colors=im.colors, BitsPerComponent=im.bits,
+                           Columns=im.width)
+    xobj.write(im.raw, filter=Name(im.filter), decode_parms=parms)
+    for key in ("/Decode", "/SMask", "/Mask", "/Interpolate", "/ImageMask", "/Intent"):
+        if key in xobj:
+            del xobj[key]
+    xobj.Width = im.width
+    xobj.Height = im.height
+    xobj.BitsPerComponent = im.bits
+    if im.colour == "gray":
+        xobj.ColorSpace = Name.DeviceGray
+    elif im.colour == "rgb":
+        xobj.ColorSpace = Name.DeviceRGB
+    else:
+        xobj.ColorSpace = Array([Name.Indexed, Name.DeviceRGB, len(im.palette) // 3 - 1,
+                                 pikepdf.String(im.palette)])
+
+
+def _placeholder(serial: int) -> ImageReader:
+    """A 1×1 image unique to `serial`, so reportlab gives each page its own XObject."""
+    return ImageReader(Image.new("RGB", (1, 1), ((serial >> 16) & 255, (serial >> 8) & 255,
+                                                 serial & 255)))
+
+
+# --- wording -------------------------------------------------------------------------
+
+class Wording:
+    """The cover template (templates/cover.toml), with `${name}` substitution."""
+
+    def __init__(self, data: dict, where: str = COVER_TEMPLATE):
+        self.data, self.where = data, where
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> "Wording":
+        return cls(load_toml(COVER_TEMPLATE, path), str(path or COVER_TEMPLATE))
+
+    def get(self, dotted: str):
+        node = self.data
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise EvidenceError(f"template has no {dotted!r}", self.where)
+            node = node[part]
+        return node
+
+    def fill(self, text: str, **names) -> str:
+        try:
+            return Template(str(text)).substitute({k: str(v) for k, v in names.items()})
+        except (KeyError, ValueError) as e:
+            raise EvidenceError(f"template text {text!r}: unknown or bad placeholder {e}",
+                                self.where) from None
+
+    def say(self, dotted: str, **names) -> str:
+        return self.fill(self.get(dotted), **names)
+
+
+def _respond_by(w: Wording, cover: CoverInfo) -> str:
+    if cover.respond_by is None:
+        return w.say("respond_by.unset")
+    today = cover.today or dt.date.today()
+    days = (cover.respond_by - today).days
+    key = {0: "today", 1: "tomorrow", -1: "yesterday"}.get(days, "future" if days > 0 else "past")
+    return w.say(f"respond_by.{key}", date=cover.respond_by.isoformat(), days=abs(days))
+
+
+def _dated(w: Wording, page: ExhibitPage) -> str:
+    src = (page.when_source or "image").strip().lower()
+    if src in ("", "image", "ocr", "screenshot"):
+        return page.date_label
+    when = w.get("exhibit.when")
+    remark = w.fill(when[src]) if src in when and src != "other" else \
+        w.fill(when.get("other", "from ${source}"), source=src)
+    return w.say("exhibit.dated", date=page.date_label, when=remark)
+
+
+def _draft_text(w: Wording, failures: int) -> str:
+    return w.say("draft.one") if failures == 1 else w.say("draft.many", n=failures)
+
+
+# --- drawing -------------------------------------------------------------------------
+
+@dataclass
+class _Entry:
+    exhibit: int
+    date: str
+    source: str
+    note: str
+    first: int = 0
+    last: int = 0
+
+
+def _entries(w: Wording, pages: Sequence[ExhibitPage], cover_pages: int) -> list[_Entry]:
+    out: list[_Entry] = []
+    for i, p in enumerate(pages):
+        page_no = cover_pages + i + 1
+        if out and out[-1].exhibit == p.exhibit and p.part > 1:
+            out[-1].last = page_no
+            continue
+        out.append(_Entry(p.exhibit, _dated(w, p), p.source, p.note or "", page_no, page_no))
+    return out
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    annotate.register_fonts()
+    base = dict(fontName=FONT, textColor=black)
+    return {
+        "title": ParagraphStyle("title", fontName=FONT_BOLD, fontSize=22, leading=27),
+        "subtitle": ParagraphStyle("subtitle", fontSize=13, leading=17, spaceBefore=2,
+                                   textColor=Color(0.25, 0.25, 0.25), fontName=FONT),
+        "intro": ParagraphStyle("intro", fontSize=11, leading=15, **base),
+        "label": ParagraphStyle("label", fontName=FONT_BOLD, fontSize=11, leading=14),
+        "value": ParagraphStyle("value", fontSize=11, leading=14, **base),
+        "heading": ParagraphStyle("heading", fontName=FONT_BOLD, fontSize=14, leading=18),
+        "th": ParagraphStyle("th", fontName=FONT_BOLD, fontSize=10, leading=12.5,
+                             textColor=white),
+        "td": ParagraphStyle("td", fontSize=10, leading=12.5, **base),
+    }
+
+
+def _p(text: str, style: ParagraphStyle) -> Paragraph:
+    safe = escape(annotate.displayable(text)).replace("\n", "<br/>")
+    return Paragraph(safe, style)
+
+
+def _cover_story(w: Wording, cover: CoverInfo, entries: list[_Entry], width: float) -> list:
+    st = _styles()
+    names = dict(client_name=cover.client_name, client_email=cover.client_email,
+                 dispute_id=cover.dispute_id, processor=cover.processor, amount=cover.amount,
+                 reason=cover.reason, ticket=cover.ticket or "–",
+                 respond_by=_respond_by(w, cover), exhibits=len(entries))
+    story: list = [_p(w.say("cover.title", **names), st["title"]),
+                   _p(w.say("cover.subtitle", **names), st["subtitle"]), Spacer(1, 10)]
+    intro = w.data.get("cover", {}).get("intro")
+    if intro:
+        story += [_p(w.fill(intro, **names), st["intro"]), Spacer(1, 12)]
+    rows = [[_p(f["label"], st["label"]), _p(w.fill(f["value"], **names), st["value"])]
+            for f in w.get("cover.fields")]
+    if rows:
+        t = Table(rows, colWidths=[width * 0.24, width * 0.76], hAlign="LEFT")
+        t.setStyle(TableStyle([
+            ("FONTNAME", (0, 0), (-1, -1), FONT),  # else reportlab selects Helvetica
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.5, Color(0.75, 0.75, 0.75)),
+            ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+        ]))
+        story += [t, Spacer(1, 18)]
+    story.append(_p(w.say("index.heading"), st["heading"]))
+    story.append(Spacer(1, 6))
+    if not entries:
+        story.append(_p(w.say("index.empty"), st["value"]))
+        return story
+    columns = w.get("index.columns")
+    total = sum(float(c["width"]) for c in columns) or 1.0
+    max_chars = int(w.data.get("index", {}).get("note_max_chars", 180))
+    head = [_p(c["label"], st["th"]) for c in columns]
+    body = []
+    for e in entries:
+        pages = w.say("index.pages_one", first=e.first) if e.first == e.last else \
+            w.say("index.pages_many", first=e.first, last=e.last)
+        cells = {"exhibit": str(e.exhibit), "date": e.date, "source": e.source,
+                 "note": annotate.ellipsize(e.note, max_chars), "page": pages}
+        body.append([_p(cells.get(c["key"], ""), st["td"]) for c in columns])
+    t = Table([head] + body, colWidths=[width * float(c["width"]) / total for c in columns],
+              repeatRows=1, hAlign="LEFT")
+    t.setStyle(TableStyle([
+        ("FONTNAME", (0, 0), (-1, -1), FONT),  # else reportlab selects Helvetica
+        ("BACKGROUND", (0, 0), (-1, 0), HexColor("#222222")),
+        ("ROWBACKGROUNDS", (0, 1), (-1, -1), [white, HexColor("#F0F0F0")]),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 1), (-1, -1), 0.4, Color(0.7, 0.7, 0.7)),
+        ("BOX", (0, 0), (-1, -1), 0.75, black),
+        ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+    ]))
+    story.append(t)
+    return story
+
+
+def _furniture(c, w: Wording, frame: Frame, page_no: int, total: int, dispute_id: str,
+               draft: str | None, header: str | None) -> None:
+    area = frame.content
+    if header:
+        annotate.draw_header(c, area.x, frame.header_baseline, area.width, header)
+    annotate.draw_footer(c, area.x, frame.footer_baseline, area.width,
+                         w.say("footer.text", page=page_no, pages=total, dispute_id=dispute_id))
+    if draft:
+        annotate.draw_draft_stamp(c, frame.width, frame.height, draft,
+                                  str(w.data.get("draft", {}).get("watermark", "DRAFT")))
+
+
+def _draw_cover(c, w: Wording, frame: Frame, cover: CoverInfo, entries: list[_Entry],
+                total: int, draft: str | None) -> int:
+    """Draw the cover pages on `c`; return how many there were."""
+    area = frame.content
+    # the cover has no header line: its text uses the header band too
+    story = _cover_story(w, cover, entries, area.width)
+    n = 0
+    while story:
+        n += 1
+        if n > 500:
+            raise LayoutError("the cover page does not end (index too long?)")
+        box = RlFrame(area.x, area.y, area.width, frame.header_baseline + 14 - area.y,
+                      leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+        drew = False
+        while story:
+            if box.add(story[0], c, trySplit=0):
+                story.pop(0)
+                drew = True
+                continue
+            parts = box.split(story[0], c)
+            if len(parts) >= 2 and box.add(parts[0], c, trySplit=0):
+                story[0:1] = parts[1:]
+                drew = True
+            break
+        if not drew:
+            raise LayoutError("a cover page element is too large for the page")
+        _furniture(c, w, frame, n, total, cover.dispute_id, draft, None)
+        c.showPage()
+    return n
+
+
+def _draw_exhibit(c, w: Wording, frame: Frame, page: ExhibitPage, serial: int,
+                  page_no: int, total: int, dispute_id: str, draft: str | None) -> None:
+    sl = page.slice
+    r = sl.image_rect
+    c.drawImage(_placeholder(serial), r.x, r.y, r.width, r.height)
+    c.saveState()  # a hairline frame: a white screenshot on a white page still has edges
+    c.setStrokeColor(Color(0.6, 0.6, 0.6))
+    c.setLineWidth(0.5)
+    c.rect(r.x, r.y, r.width, r.height, stroke=1, fill=0)
+    c.restoreState()
+    items = []
+    for line in page.lines:
+        rect = sl.line_on_page(line)
+        if rect is not None:
+            items.append((line.text, rect.tuple()))
+    annotate.draw_invisible_text(c, items)
+    mark = sl.box_to_page(page.highlight) if page.highlight is not None else None
+    if mark is not None:
+        annotate.draw_highlight(c, mark.tuple())
+    if sl.note_rect is not None and page.note and page.note.strip():
+        annotate.draw_callout(c, sl.note_rect.tuple(), page.note,
+                              str(w.data.get("exhibit", {}).get("note_label", "Note")))
+        if mark is not None:
+            annotate.draw_arrow(c, sl.note_rect.tuple(), mark.tuple())
+    header = w.say("exhibit.header", number=page.exhibit, date=_dated(w, page),
+                   source=page.source)
+    if page.parts > 1:
+        header += w.say("exhibit.continued", part=page.part, parts=page.parts)
+    _furniture(c, w, frame, page_no, total, dispute_id, draft, header)
+    c.showPage()
+
+
+def _render(w: Wording, frame: Frame, cover: CoverInfo, pages: Sequence[ExhibitPage],
+            draft: str | None, cover_pages: int) -> tuple[bytes, int]:
+    """Draw the whole document with reportlab; return (pdf bytes, cover pages drawn)."""
+    buf = io.BytesIO()
+    annotate.register_fonts()
+    c = rl_canvas.Canvas(buf, pagesize=frame.page, pageCompression=1, initialFontName=FONT,
+                         initialFontSize=10, initialLeading=12)
+    c.setTitle(f"Chargeback evidence – dispute {annotate.displayable(cover.dispute_id)}")
+    c.setSubject(annotate.displayable(f"{cover.processor} dispute {cover.dispute_id}: {cover.reason}"))
+    c.setCreator(f"evidence {__version__}")
+    total = cover_pages + len(pages)
+    drawn = _draw_cover(c, w, frame, cover, _entries(w, pages, cover_pages), total, draft)
+    for i, page in enumerate(pages):
+        _draw_exhibit(c, w, frame, page, i + 1, drawn + i + 1, total, cover.dispute_id, draft)
+    c.save()
+    return buf.getvalue(), drawn
+
+
+# --- PDF/A ---------------------------------------------------------------------------
+
+def _srgb_icc() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _make_pdfa(pdf: pikepdf.Pdf) -> None:
+    icc = pikepdf.Stream(pdf, _srgb_icc())
+    icc.N = 3
+    pdf.Root.OutputIntents = Array([pdf.make_indirect(Dictionary(
+        Type=Name.OutputIntent, S=Name.GTS_PDFA1,
+        OutputConditionIdentifier=pikepdf.String("sRGB"),
+        Info=pikepdf.String("sRGB IEC61966-2.1"),
+        DestOutputProfile=icc))])
+    with pdf.open_metadata() as meta:
+        meta.load_from_docinfo(pdf.docinfo)
+        meta["pdfaid:part"] = "2"
+        meta["pdfaid:conformance"] = "B"
+
+
+# --- the whole thing -----------------------------------------------------------------
+
+def _check_pages(pages: Sequence[ExhibitPage], frame: Frame) -> list[PdfImage]:
+    images = []
+    page_rect = Rect(0, 0, frame.width, frame.height)
+    for i, p in enumerate(pages):
+        where = f"page {i + 1} (exhibit {p.exhibit}, {p.source})"
+        if not isinstance(p.slice, Slice):
+            raise ValueError(f"{where}: slice must be a layout.Slice")
+        if not frame.content.contains(p.slice.image_rect) or \
+                (p.slice.note_rect is not None and not page_rect.contains(p.slice.note_rect)):
+            raise ValueError(f"{where}: its slice was planned for another page size")
+        try:
+            im = pdf_image(p.image)
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
+        sw, sh = p.slice.source_width, p.slice.height_px
+        expect_h = im.width * sh / sw
+        if abs(im.height - expect_h) > max(2.0, 0.02 * im.height):
+            raise ValueError(f"{where}: image is {im.width}x{im.height} px but its slice is "
+                             f"{sw}x{sh} px (different shape)")
+        images.append(im)
+    return images
+
+
+def _render_all(w: Wording, frame: Frame, cover: CoverInfo, pages: Sequence[ExhibitPage],
+                draft: str | None) -> tuple[bytes, int]:
+    cover_pages = 1
+    for _ in range(4):  # the index names page numbers, which depend on the cover's length
+        data, drawn = _render(w, frame, cover, pages, draft, cover_pages)
+        if drawn == cover_pages:
+            return data, drawn
+        cover_pages = drawn
+    raise LayoutError("the cover page count does not settle")
+
+
+def build_pdf(cover: CoverInfo, pages: Sequence[ExhibitPage], *,
+              page_size: tuple[float, float] | str = "letter", draft_failures: int | None = None,
+              manifest: dict, pdfa: bool = False, wording: Wording | None = None
+              ) -> tuple[pikepdf.Pdf, int, list[str | None]]:
+    """Build the document in memory: (pikepdf.Pdf, cover pages, expected digests)."""
+    frame = page_frame(check_page(page_size))
+    w = wording or Wording.load()
+    if draft_failures is not None and (isinstance(draft_failures, bool) or draft_failures < 0):
+        raise ValueError("draft_failures must be None or a count >= 0")
+    images = _check_pages(pages, frame)
+    draft = _draft_text(w, draft_failures) if draft_failures is not None else None
+    data, cover_pages = _render_all(w, frame, cover, pages, draft)
+    pdf = pikepdf.open(io.BytesIO(data))
+    for i, im in enumerate(images):
+        page = pdf.pages[cover_pages + i]
+        xobjects = [x for _, x in page.obj.Resources.XObject.items()
+                    if x.get("/Subtype") == Name.Image]
+        if len(xobjects) != 1:
+            raise AssembleError(f"page {cover_pages + i + 1}: expected one placeholder image, "
+                                f"found {len(xobjects)}")
+        _write_image(pdf, xobjects[0], im)
+    for page in pdf.pages:  # reportlab writes an empty page transition; PDF/A has no use for it
+        if "/Trans" in page.obj:
+            del page.obj["/Trans"]
+    if "/Trapped" in pdf.docinfo:  # no XMP equivalent under PDF/A-2
+        del pdf.docinfo["/Trapped"]
+    if str(pdf.docinfo.get("/Author", "")) in ("", "anonymous", "(anonymous)"):
+        if "/Author" in pdf.docinfo:
+            del pdf.docinfo["/Author"]
+    if pdfa:
+        _make_pdfa(pdf)
+    attach(pdf, manifest, pdfa=pdfa)
+    expected: list[str | None] = [None] * cover_pages + [im.digest for im in images]
+    return pdf, cover_pages, expected
+
+
+def _verify(tmp: Path, cover_pages: int, expected: list[str | None], manifest: dict) -> None:
+    with pikepdf.open(tmp) as pdf:
+        if len(pdf.pages) != len(expected):
+            raise AssembleError(f"wrote {len(pdf.pages)} pages, meant {len(expected)}", tmp)
+        got = digests_from_pdf(pdf)
+        if got != expected:
+            bad = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
+            raise AssembleError(f"page {bad + 1}: image stream differs from the input bytes", tmp)
+        import json
+
+        if manifest_from_pdf(pdf, tmp) != json.loads(json.dumps(manifest)):
+            raise AssembleError("the manifest does not read back", tmp)
+
+
+def _temp_in(folder: Path, name: str) -> tuple[int, Path]:
+    if not folder.exists():
+        raise OutputError("output folder does not exist", folder)
+    if not folder.is_dir():
+        raise OutputError("output folder is not a folder", folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    except PermissionError:
+        raise OutputError("output folder is not writable", folder) from None
+    except OSError as e:
+        raise OutputError(f"cannot write in output folder: {e.strerror or e}", folder) from None
+    return fd, Path(tmp)
+
+
+def assemble(out_path: Path | str, cover: CoverInfo, pages: Sequence[ExhibitPage], *,
+             page_size: tuple[float, float] | str = "letter", draft_failures: int | None = None,
+             manifest: dict, pdfa: bool = False,
+             wording: Wording | None = None) -> AssembleResult:
+    """Write the evidence PDF to `out_path` atomically; see the module docstring."""
+    out = Path(out_path)
+    if out.is_dir():
+        raise OutputError("output path is a folder, not a file name", out)
+    folder = out.parent if str(out.parent) else Path(".")
+    fd, tmp = _temp_in(folder, out.name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pdf, cover_pages, expected = build_pdf(
+                cover, pages, page_size=page_size, draft_failures=draft_failures,
+                manifest=manifest, pdfa=pdfa, wording=wording)
+            with pdf:
+                try:
+                    pdf.save(f, deterministic_id=True,
+                             object_stream_mode=pikepdf.ObjectStreamMode.generate)
+                    f.flush()
+                    os.fsync(f.fileno())
+                except OSError as e:
+                    if e.errno == errno.ENOSPC:
+                        raise OutputError("disk full while writing the PDF", out) from None
+                    raise OutputError(f"cannot write: {e.strerror or e}", out) from None
+        _verify(tmp, cover_pages, expected, manifest)
+        mode = 0o644
+        try:
+            mode = out.stat().st_mode & 0o777
+        except OSError:
+            pass
+        os.chmod(tmp, mode)
+        size = tmp.stat().st_size
+        try:
+            os.replace(tmp, out)
+        except OSError as e:
+            raise OutputError(f"cannot move the finished PDF into place: {e.strerror or e}",
+                              out) from None
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    return AssembleResult(out, size, len(expected), cover_pages, expected)
