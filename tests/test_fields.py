@@ -15,6 +15,17 @@ from evidence.ocr.base import Box, OcrLine
 CHAR_W = 10.0
 
 
+def cpu_seconds(fn, *args, repeat: int = 3) -> float:
+    """Best-of-`repeat` CPU time of fn(*args): immune to other processes on a busy machine,
+    while a catastrophic backtrack (seconds, not milliseconds) still shows."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn(*args)
+        best = min(best, time.process_time() - t0)
+    return best
+
+
 def lines(*texts: str) -> list[OcrLine]:
     """One OCR line per text, stacked 20 px apart, 10 px per character."""
     return [OcrLine(t, Box(0.0, i * 20.0, len(t) * CHAR_W, i * 20.0 + 18.0), 0.9)
@@ -470,9 +481,8 @@ def test_round_trip_relative_and_weekday(dt):
 @given(st.text(max_size=2000))
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_find_dates_never_raises_and_is_fast(text):
-    t0 = time.perf_counter()
     hits = find_dates(lines(text))
-    assert time.perf_counter() - t0 < 0.05
+    assert cpu_seconds(find_dates, lines(text)) < 0.05
     for h in hits:
         assert h.text in text
 
@@ -485,9 +495,7 @@ _date_alphabet = st.sampled_from(list("0123456789 ,.:/-APMapmT") +
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_find_dates_fast_on_date_like_noise(text):
     text = text[:2000]
-    t0 = time.perf_counter()
-    find_dates(lines(text))
-    assert time.perf_counter() - t0 < 0.05
+    assert cpu_seconds(find_dates, lines(text)) < 0.05
 
 
 @pytest.mark.parametrize("unit", [
@@ -497,9 +505,7 @@ def test_find_dates_fast_on_date_like_noise(text):
 ])
 def test_find_dates_no_backtracking_blowup(unit):
     text = (unit * (2048 // len(unit) + 1))[:2048]
-    t0 = time.perf_counter()
-    find_dates(lines(text))
-    assert time.perf_counter() - t0 < 0.05
+    assert cpu_seconds(find_dates, lines(text)) < 0.05
 
 
 @given(st.text(max_size=300), st.text(max_size=60))
