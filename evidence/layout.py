@@ -301,8 +301,8 @@ def plan_exhibit(image_w: int, image_h: int, cut_rows: Sequence[int] = (),
     while top < ih:
         if len(slices) >= MAX_SLICES:
             raise LayoutError(f"image {iw}x{ih} px would need more than {MAX_SLICES} pages")
-        full_px = max(1, int(area.height / scale))
-        with_note_px = max(1, int((area.height - note_h_below) / scale))
+        full_px = max(1, int(area.height / scale + 1e-6))
+        with_note_px = max(1, int((area.height - note_h_below) / scale + 1e-6))
         # The note goes on the first page that reaches the highlight (or the first page).
         here = not note_placed and (highlight is None or highlight.y0 < top + full_px)
         avail = with_note_px if here else full_px
