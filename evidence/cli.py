@@ -15,7 +15,7 @@ from .errors import EvidenceError, ExitCode
 
 def main() -> None:
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
         sys.exit(ExitCode.interrupted)
@@ -30,6 +30,8 @@ def main() -> None:
         sys.exit(e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    # without standalone mode, click returns the code a command exited with
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

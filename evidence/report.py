@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import shutil
+import sys
 
 
 def table(headers: list[str], rows: list[list[str]], max_width: int | None = None) -> str:
     """A plain aligned table; the last column is cut to fit the terminal."""
-    max_width = max_width or shutil.get_terminal_size((120, 20)).columns
+    if max_width is None:
+        max_width = shutil.get_terminal_size((120, 20)).columns if sys.stdout.isatty() else 10_000
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
     fixed = sum(widths[:-1]) + 2 * (len(widths) - 1)
