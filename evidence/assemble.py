@@ -205,10 +205,13 @@ def _png(img: EncodedImage) -> PdfImage:
 
 
 def _jpeg(img: EncodedImage) -> PdfImage:
-    with Image.open(io.BytesIO(img.data)) as im:
-        if im.format != "JPEG":
-            raise ValueError(f"data labelled jpeg is {im.format}")
-        mode, (w, h) = im.mode, im.size
+    try:
+        with Image.open(io.BytesIO(img.data)) as im:
+            fmt, mode, (w, h) = im.format, im.mode, im.size
+    except Exception as e:  # noqa: BLE001 - Pillow raises many kinds
+        raise ValueError(f"jpeg data cannot be read: {e}") from None
+    if fmt != "JPEG":
+        raise ValueError(f"data labelled jpeg is {fmt}")
     if mode == "L":
         return PdfImage(img.data, "/DCTDecode", w, h, 8, "gray", 1)
     if mode == "RGB":

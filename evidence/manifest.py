@@ -54,7 +54,10 @@ def attach(pdf: pikepdf.Pdf, manifest: dict, *, pdfa: bool) -> None:
             pdf.docinfo[Name(f"/{INFO_PREFIX}{i // CHUNK_CHARS + 1}")] = \
                 pikepdf.String(text[i:i + CHUNK_CHARS])
     else:
-        data = manifest_json(manifest).encode("utf-8")
+        try:
+            data = manifest_json(manifest).encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: keep them as JSON \u escapes
+            data = manifest_json(manifest, ascii_only=True).encode("ascii")
         pdf.attachments[MANIFEST_NAME] = pikepdf.AttachedFileSpec(
             pdf, data, filename=MANIFEST_NAME, mime_type="application/json",
             description="evidence manifest: inputs, checks and image digests")
