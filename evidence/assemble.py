@@ -564,6 +564,20 @@ def _check_pages(pages: Sequence[ExhibitPage], frame: Frame) -> list[PdfImage]:
     return images
 
 
+def cover_page_count(cover: CoverInfo, pages: Sequence[ExhibitPage], *,
+                     page_size: tuple[float, float] | str = "letter",
+                     wording: Wording | None = None) -> int:
+    """How many pages the cover (with its exhibit index) takes, without building the PDF.
+
+    Cover pages count against a processor's page cap, so the fit stage can budget them.
+    """
+    frame = page_frame(check_page(page_size))
+    w = wording or Wording.load()
+    annotate.register_fonts()
+    c = rl_canvas.Canvas(io.BytesIO(), pagesize=frame.page, initialFontName=FONT)
+    return _draw_cover(c, w, frame, cover, _entries(w, pages, 1), len(pages) + 9, None)
+
+
 def _render_all(w: Wording, frame: Frame, cover: CoverInfo, pages: Sequence[ExhibitPage],
                 draft: str | None) -> tuple[bytes, int]:
     cover_pages = 1
@@ -625,6 +639,20 @@ def _verify(tmp: Path, cover_pages: int, expected: list[str | None], manifest: d
             raise AssembleError("the manifest does not read back", tmp)
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable (best effort: not every platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _temp_in(folder: Path, name: str) -> tuple[int, Path]:
     if not folder.exists():
         raise OutputError("output folder does not exist", folder)
@@ -677,6 +705,7 @@ def assemble(out_path: Path | str, cover: CoverInfo, pages: Sequence[ExhibitPage
         except OSError as e:
             raise OutputError(f"cannot move the finished PDF into place: {e.strerror or e}",
                               out) from None
+        _fsync_dir(folder)
     except BaseException:
         try:
             tmp.unlink()
