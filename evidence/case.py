@@ -6,6 +6,7 @@ file except `[client]` is optional; see templates/case.toml for the commented ve
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -158,7 +159,7 @@ def inside_case(root: Path, file: str, path: Path, where: str) -> str:
     p = PurePosixPath(file.replace("\\", "/"))
     if p.is_absolute() or ".." in p.parts:
         raise CaseError(f"{where} file {file!r} points outside the case folder", path)
-    resolved = (root / p).resolve()
+    resolved = Path(os.path.realpath(root / p))  # realpath: a link loop must not raise
     if not resolved.is_relative_to(root):
         raise CaseError(f"{where} file {file!r} points outside the case folder", path)
     return p.as_posix()

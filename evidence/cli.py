@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,12 @@ def main() -> None:
         sys.exit(e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    except Exception as e:  # a bug: one line for users, the traceback on request
+        if os.environ.get("EVIDENCE_DEBUG"):
+            raise
+        click.echo(f"internal error: {e.__class__.__name__}: {e} "
+                   "(set EVIDENCE_DEBUG=1 for the traceback, and please report it)", err=True)
+        sys.exit(ExitCode.bad_input)
     # without standalone mode, click returns the code a command exited with
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -77,17 +77,22 @@ def discover(case: Case, *, exclude: set[Path] = frozenset()) -> Ingested:
                 problems.append(InputError("listed in case.toml but not found", path))
                 continue
             found[rel] = path
-    excluded = {p.resolve() for p in exclude}
+    excluded = {_real(p) for p in exclude}
     shots = []
     for rel in sorted(found):
         path = found[rel]
-        if path.resolve() in excluded:
+        if _real(path) in excluded:
             continue
         try:
             shots.append(_screenshot(path, rel, case.entries.get(rel)))
         except InputError as e:
             problems.append(e)
     return Ingested(shots, problems)
+
+
+def _real(path: Path) -> Path:
+    """Like Path.resolve, but a symlink loop yields a path instead of raising."""
+    return Path(os.path.realpath(path))
 
 
 def _walk(top: Path, problems: list[InputError]):

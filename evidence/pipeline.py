@@ -2,6 +2,7 @@
 composes them, so it reads as the table of contents of `check` and `build`."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -91,7 +92,7 @@ def _rel(case: Case, path: Path | None) -> str | None:
     if path is None:
         return None
     try:
-        return path.resolve().relative_to(case.root).as_posix()
+        return Path(os.path.realpath(path)).relative_to(case.root).as_posix()
     except ValueError:
         return str(path)
 
