@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Sequence
 
+from rapidfuzz import fuzz
 from rapidfuzz.distance import Hamming, Levenshtein
 
 from .ocr.base import Box, OcrLine
@@ -707,3 +708,41 @@ class FieldReport:
 
 def check_fields(lines: Sequence[OcrLine], name: str, email: str) -> FieldReport:
     return FieldReport(match_name(lines, name), match_email(lines, email), find_dates(lines))
+
+
+# --------------------------------------------------------------------------- phrases
+
+PHRASE_MIN_SCORE = 90.0
+
+
+def find_phrase(lines: Sequence[OcrLine], phrase: str) -> FieldMatch:
+    """Where a note's `highlight` phrase is on the screenshot.
+
+    Case-, accent- and confusable-insensitive; exact after folding first, then the best
+    fuzzy alignment (rapidfuzz partial ratio >= PHRASE_MIN_SCORE) so one misread letter
+    still finds it. The box covers the phrase's characters within the line.
+    """
+    target = "".join(c for c, _ in _fold(phrase.strip()))
+    if not target:
+        return _MISS
+    best = _MISS
+    for line in lines:
+        chars = _fold(line.text)
+        folded = "".join(c for c, _ in chars)
+        at = folded.find(target)
+        if at >= 0:
+            score, start, end = 100.0, at, at + len(target)
+        else:
+            if len(folded) < len(target) - 1:
+                continue
+            al = fuzz.partial_ratio_alignment(target, folded)
+            if al is None or al.score < PHRASE_MIN_SCORE:
+                continue
+            score, start, end = al.score, al.dest_start, al.dest_end
+        if score > best.score:
+            first, last = chars[start][1], chars[max(start, end - 1)][1] + 1
+            best = FieldMatch(True, line.text[first:last], score,
+                              _sub_box(line.box, len(line.text), first, last))
+            if score == 100.0:
+                break
+    return best

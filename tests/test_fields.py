@@ -543,3 +543,21 @@ def test_email_extra_letter_is_another_mailbox(local, extra):
     email = f"{local}@example.com"
     assert not match_email(lines(f"{local}{extra}@example.com"), email).found
     assert not match_email(lines(f"{extra}{local}@example.com"), email).found
+
+
+# --------------------------------------------------------------------------- phrases
+
+def _line(text, x0=0.0, y0=0.0):
+    from evidence.ocr.base import Box, OcrLine
+    return OcrLine(text, Box(x0, y0, x0 + 10.0 * len(text), y0 + 20.0), 0.99)
+
+
+def test_find_phrase_exact_fuzzy_and_missing():
+    from evidence.fields import find_phrase
+    lines = [_line("Jane Cooper"), _line("The preview LOOKS GREAT, thanks!", 0, 100)]
+    m = find_phrase(lines, "looks great")
+    assert m.found and m.text == "LOOKS GREAT"
+    assert m.box.y0 == 100 and m.box.x0 == 120.0 and m.box.x1 == 230.0
+    assert find_phrase([_line("The preview looks qreat, thanks!")], "looks great").found
+    assert not find_phrase(lines, "refund please").found
+    assert not find_phrase(lines, "   ").found
