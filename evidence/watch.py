@@ -251,7 +251,10 @@ def format_line(when: dt.datetime, case: str, result: "BuildResult | None", seco
     its size (`-` when no package was written), seconds the build took, what changed
     since the last build (`initial` for the first), and `ok` or `failed: <reason>`.
     """
-    exhibits = str(len(result.order)) if result is not None else "-"
+    exhibits = "-"
+    if result is not None:
+        n = getattr(result, "exhibits", None)
+        exhibits = str(n if isinstance(n, int) else len(result.order))
     size = str(result.bytes) if result is not None else "-"
     return (f"{when:%Y-%m-%d %H:%M:%S} {case}  {exhibits} exhibits  {size} bytes  "
             f"{seconds:.1f} s  {changes}  {outcome}")

@@ -574,3 +574,106 @@ def test_ctrl_c_exits_130(tmp_path):
         assert proc.p.wait(2) == 130
     finally:
         proc.stop()
+
+
+# --- end to end with the real build (real OCR, cached in a temporary folder) --------
+
+from evidence import pipeline  # noqa: E402
+
+needs_build = pytest.mark.skipif(not hasattr(pipeline, "build"), reason="pipeline.build not there yet")
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """Three passing phone screenshots and an OCR cache shared by the end-to-end tests."""
+    from fixtures.generate import phone_series
+
+    base = tmp_path_factory.mktemp("rendered")
+    phone_series(base / "case", 3, seed=3)
+    # Every file under screenshots/ is an input anyway; a [[screenshot]] table would
+    # make a deleted file a "listed but not found" failure.
+    toml = base / "case" / "case.toml"
+    toml.write_text(toml.read_text("utf-8").split("[[screenshot]]")[0], "utf-8")
+    return base / "case", base / "ocr-cache"
+
+
+def fresh_case(rendered, tmp_path, hold: int = 0) -> tuple[Path, list[Path]]:
+    import shutil
+
+    src, _cache = rendered
+    case = tmp_path / "case"
+    shutil.copytree(src, case)
+    held = []
+    for shot in sorted((case / "screenshots").glob("*.png"))[:hold]:
+        held.append(shot.rename(tmp_path / shot.name))
+    return case, held
+
+
+def sources(package: Path) -> list[str]:
+    from evidence.manifest import read_manifest
+
+    return sorted(e["source"].split("/")[-1] for e in read_manifest(package)["exhibits"])
+
+
+@needs_build
+def test_real_build_adds_drops_and_survives_a_corrupt_file(rendered, tmp_path):
+    case, (held,) = fresh_case(rendered, tmp_path, hold=1)
+    cache = rendered[1]
+    package = case / "evidence.pdf"
+
+    def builder(case_dir):
+        return pipeline.build(case_dir, pipeline.BuildOptions(cache_dir=cache, workers=1))
+
+    def cached() -> int:
+        return len(list(cache.glob("*.json"))) if cache.is_dir() else 0
+
+    shots = sorted(p.name for p in (case / "screenshots").glob("*.png"))
+    with running(case, builder) as r:
+        wait_for(lambda: r.lines, timeout=180, what="the initial build (cold OCR)")
+        assert r.lines[0].endswith("  ok") and "  2 exhibits  " in r.lines[0], r.lines
+        assert sources(package) == shots
+        before = cached()
+
+        os.replace(held, case / "screenshots" / held.name)  # a new screenshot lands
+        wait_for(lambda: len(r.lines) == 2, timeout=60, what="the rebuild for a new screenshot")
+        assert r.lines[1].endswith("  ok") and "  3 exhibits  " in r.lines[1], r.lines
+        assert sources(package) == sorted(shots + [held.name])
+        assert cached() <= before + 1  # only the new screenshot was read
+
+        (case / "screenshots" / shots[0]).unlink()
+        wait_for(lambda: len(r.lines) == 3, timeout=60, what="the rebuild after a delete")
+        assert r.lines[2].endswith("  ok") and f"(-{shots[0]})" in r.lines[2], r.lines
+        assert shots[0] not in sources(package)
+        good = package.read_bytes()
+
+        data = (case / "screenshots" / shots[1]).read_bytes()
+        (case / "screenshots" / "broken.png").write_bytes(data[: len(data) // 3])
+        wait_for(lambda: len(r.lines) == 4, timeout=60, what="the failed build")
+        assert "(+broken.png)  failed: " in r.lines[3]
+        assert "broken.png: cannot decode" in r.lines[3].split("  failed: ", 1)[1]
+        assert package.read_bytes() == good  # the last good package stays
+        assert not [p for p in case.iterdir() if p.name.endswith(".tmp")]
+
+        (case / "screenshots" / "broken.png").unlink()
+        wait_for(lambda: len(r.lines) == 5, timeout=60, what="the build after the fix")
+        assert r.lines[4].endswith("  ok")
+        quiet()
+        assert len(r.lines) == 5  # its own package writes never trigger it
+
+
+@needs_build
+def test_real_cli_stops_on_sigterm_within_2s(rendered, tmp_path):
+    case, _ = fresh_case(rendered, tmp_path)
+    proc = Proc([sys.executable, "-m", "evidence.cli", "watch", str(case), "--debounce", "0.2",
+                 "--cache-dir", str(rendered[1]), "-j", "1"])
+    try:
+        wait_for(lambda: proc.out, timeout=180, what="the initial build line")
+        assert proc.out[0].rstrip().endswith("  ok"), proc.out + proc.err
+        t0 = time.monotonic()
+        proc.p.send_signal(signal.SIGTERM)
+        assert proc.p.wait(2) == 0
+        assert time.monotonic() - t0 < 2
+    finally:
+        proc.stop()
+    assert not [p for p in case.iterdir() if p.name.endswith(".tmp")]
+    assert len(sources(case / "evidence.pdf")) == 3
