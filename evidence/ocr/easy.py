@@ -90,6 +90,36 @@ def _md5(path: Path) -> str:
     return _md5_seen[k]
 
 
+def md5_table() -> dict[str, dict]:
+    """{name: {filename, md5sum}} for our two weight files, from easyocr's own table.
+
+    easyocr/config.py is plain data (it imports only os), so it is read on its own:
+    importing the easyocr package would import torch (seconds) just to refuse a bad file.
+    """
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("easyocr")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineError(f"the easyocr engine is not installed: {INSTALL_HINT}")
+    config = Path(list(spec.submodule_search_locations)[0]) / "config.py"
+    try:
+        cspec = importlib.util.spec_from_file_location("_evidence_easyocr_config", config)
+        module = importlib.util.module_from_spec(cspec)
+        cspec.loader.exec_module(module)
+        table = {DETECTOR: module.detection_models[DETECTOR],
+                 RECOGNIZER: module.recognition_models["gen2"][RECOGNIZER]}
+        if not all(isinstance(e.get("filename"), str) and isinstance(e.get("md5sum"), str)
+                   for e in table.values()):
+            raise KeyError("filename or md5sum")
+    except Exception as e:
+        raise EngineError(f"cannot read easyocr's model table from {config}: {e}; "
+                          f"this easyocr version may not be supported") from None
+    return table
+
+
 def verify_weights(model_dir: Path, table: dict[str, dict]) -> None:
     """Check each weight file's md5 against easyocr's table {name: {filename, md5sum}}."""
     for name, entry in table.items():
@@ -110,15 +140,12 @@ class EasyEngine:
 
     def __init__(self, *, model_dir: str | os.PathLike | None = None, threads: int = 1):
         where = find_model_dir(model_dir)
+        verify_weights(where, md5_table())  # before torch is even imported: fails fast
         try:
             import torch
             import easyocr
-            from easyocr.config import detection_models, recognition_models
         except ImportError as e:
             raise EngineError(f"cannot import easyocr ({e}): {INSTALL_HINT}") from None
-        table = {DETECTOR: detection_models[DETECTOR],
-                 RECOGNIZER: recognition_models["gen2"][RECOGNIZER]}
-        verify_weights(where, table)
         torch.set_num_threads(max(1, int(threads)))
         try:
             # user_network_directory: easyocr mkdirs it (default ~/.EasyOCR/user_network);
@@ -144,11 +171,14 @@ class EasyEngine:
 
     @classmethod
     def preflight(cls, *, model_dir=None, threads: int = 1) -> dict:
-        """Cheap checks in the parent before worker processes start. Returns the settings
-        to hand to the workers (the model folder resolved here, so every worker uses the
-        same one whatever its environment)."""
+        """Checks in the parent before worker processes start (which take seconds each
+        to import torch): easyocr installed, weights present and intact. Returns the
+        settings to hand to the workers, with the model folder resolved here so every
+        worker uses the same one whatever its environment."""
         easyocr_version()
-        return {"model_dir": str(find_model_dir(model_dir)), "threads": threads}
+        where = find_model_dir(model_dir)
+        verify_weights(where, md5_table())
+        return {"model_dir": str(where), "threads": threads}
 
     def key(self) -> str:
         return self._key
@@ -174,8 +204,9 @@ class EasyEngine:
 
 @contextlib.contextmanager
 def _quiet_torch():
-    """Hide torch's UserWarnings about its own internals (deprecated quantization
-    helpers, pin_memory without a GPU): they are not the user's business."""
+    """Hide torch's warnings about its own internals and easyocr's use of them
+    (deprecated quantization helpers, pin_memory without a GPU): not the user's business."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch(\.|$)")
+        for category in (UserWarning, DeprecationWarning):
+            warnings.filterwarnings("ignore", category=category, module=r"(torch|easyocr)(\.|$)")
         yield
