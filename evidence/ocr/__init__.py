@@ -236,7 +236,9 @@ def read_one(engine: Engine | Callable[[], Engine], path: Path, key: str) -> _Ou
                          + (f": {first}" if first else ""))
     finally:
         image.close()
-    return OcrResult(tuple(lines), width, height, key)
+    # Rounded as the cache stores it, so a fresh result equals a cached one exactly
+    # (and everything built from it is the same on the first run and the next).
+    return OcrResult.from_json(OcrResult(tuple(lines), width, height, key).to_json())
 
 
 # --- worker processes ---------------------------------------------------------------
