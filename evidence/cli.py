@@ -132,6 +132,65 @@ def check(case_dir: Path, as_json: bool, options) -> None:
     raise click.exceptions.Exit(ExitCode.ok if result.ok else ExitCode.check_failed)
 
 
+class SizeType(click.ParamType):
+    name = "size"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        from .units import parse_size
+        try:
+            return parse_size(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+SIZE = SizeType()
+
+
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+@cli.command()
+@click.argument("case_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the package (default: [package] output, else evidence.pdf in the case).")
+@click.option("--max-size", type=SIZE, help="Size cap: bytes, or 4.5MB, 4MiB (default: the processor's).")
+@click.option("--max-pages", type=click.IntRange(1, 10_000), help="Page cap (default: the processor's).")
+@click.option("--processor", help="Processor preset: stripe, shopify, adyen, braintree, paypal, … (default: [dispute] processor).")
+@click.option("--page-size", type=click.Choice(["letter", "a4"], case_sensitive=False),
+              help="Page size (default: the processor's, else letter).")
+@click.option("--draft", is_flag=True, help="Build even if checks fail; every page is stamped DRAFT.")
+@click.option("--keep-duplicates", is_flag=True, help="Keep screenshots that duplicate an earlier one.")
+@click.option("--redact-keep-last4", is_flag=True, help="Leave the last four digits of card numbers visible.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@ocr_options
+def build(case_dir: Path, output, max_size, max_pages, processor, page_size, draft,
+          keep_duplicates, redact_keep_last4, as_json, options) -> None:
+    """Build the evidence PDF: sorted, annotated, under the processor's caps."""
+    from . import pipeline
+    from .units import format_size
+
+    opts = pipeline.BuildOptions(**vars(options), output=output, draft=draft,
+                                 processor=processor, max_size=max_size, max_pages=max_pages,
+                                 page_size=page_size, keep_duplicates=keep_duplicates,
+                                 keep_last4=redact_keep_last4, warn=warn)
+    result = pipeline.build(case_dir, opts)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        kind = "DRAFT " if result.draft else ""
+        click.echo(f"wrote {kind}{result.output}: {result.exhibits} exhibits, {result.pages} pages, "
+                   f"{format_size(result.bytes)} (cap {format_size(result.limits.max_bytes)}, "
+                   f"{result.limits.max_pages} pages)")
+        for r in result.redacted:
+            click.echo(f"redacted {r['what']} in {r['source']}")
+        if result.failed:
+            click.echo(f"{len(result.failed)} screenshot(s) failed their checks: "
+                       + ", ".join(result.failed))
+
+
 @cli.command("watch")
 @click.argument("root", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--once", is_flag=True,

@@ -2,17 +2,20 @@
 composes them, so it reads as the table of contents of `check` and `build`."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import fields, ingest, when
+from . import assemble, fields, fit, ingest, layout, presets, redact, when
 from .case import Case, load_case
-from .errors import InputError
+from .errors import ChecksFailed, InputError, TooBig
+from .imageio import open_image
 from .ocr import run_ocr
-from .ocr.base import OcrResult
+from .ocr.base import Box, OcrLine, OcrResult
 from .ocr.cache import OcrCache
+from .output import atomic_path
 
 
 @dataclass
@@ -136,3 +139,305 @@ def check_one(case: Case, shot: ingest.Screenshot, ocr: OcrResult | InputError |
         if not c.report.dates:
             c.failures.append("no message date visible")
     return c
+
+
+# ------------------------------------------------------------------------------ build
+
+DEFAULT_MAX_BYTES = 4_500_000  # with no processor named: Stripe's practical cap, the common case
+DEFAULT_MAX_PAGES = 49
+DEADLINE_WARN_DAYS = 3
+
+
+@dataclass
+class BuildOptions(Options):
+    output: Path | None = None
+    draft: bool = False
+    processor: str | None = None
+    max_size: int | None = None
+    max_pages: int | None = None
+    page_size: str | None = None
+    keep_duplicates: bool = False
+    keep_last4: bool = False
+    today: dt.date | None = None
+    warn: Callable[[str], None] | None = None  # where warnings go (the CLI: stderr)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    max_pages: int
+    page_size: str
+    pdfa: bool
+    processor: str | None
+
+
+@dataclass
+class BuildResult:
+    output: Path
+    bytes: int
+    pages: int
+    order: list[str]
+    failed: list[str]
+    draft: bool
+    exhibits: int
+    limits: Limits
+    left_out: list[dict] = field(default_factory=list)
+    redacted: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"output": str(self.output), "bytes": self.bytes, "pages": self.pages,
+                "order": self.order, "failed": self.failed, "draft": self.draft,
+                "exhibits": self.exhibits, "max_bytes": self.limits.max_bytes,
+                "max_pages": self.limits.max_pages, "processor": self.limits.processor,
+                "pdfa": self.limits.pdfa, "left_out": self.left_out,
+                "redacted": self.redacted, "warnings": self.warnings}
+
+
+def resolve_limits(case: Case, options: BuildOptions) -> Limits:
+    """The processor preset, overridden by case.toml and then by explicit options."""
+    name = options.processor or case.dispute.processor
+    preset = presets.get_preset(name) if name else None
+    max_bytes = options.max_size or (preset.max_bytes if preset else None) or DEFAULT_MAX_BYTES
+    max_pages = options.max_pages or (preset.max_pages if preset else None) or DEFAULT_MAX_PAGES
+    page = (options.page_size or case.page_size or (preset.page_size if preset else None)
+            or "letter").lower()
+    layout.page_size(page)  # refuses a page size it does not know
+    return Limits(max_bytes, max_pages, page, bool(preset and preset.pdfa),
+                  preset.name if preset else None)
+
+
+def deadline_warning(dispute, today: dt.date) -> str | None:
+    if dispute.respond_by is None:
+        return None
+    days = (dispute.respond_by - today).days
+    if days < 0:
+        return f"the respond-by date {dispute.respond_by} passed {-days} day(s) ago"
+    if days <= DEADLINE_WARN_DAYS:
+        return f"only {days} day(s) left until the respond-by date {dispute.respond_by}"
+    return None
+
+
+def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildResult:
+    """check → highlight → (strict gate) → dedupe → sort → redact → layout → fit → assemble."""
+    options = options or BuildOptions()
+    warn = options.warn or (lambda msg: None)
+    today = options.today or dt.date.today()
+    case = load_case(case_dir)
+    out = Path(options.output) if options.output else case.default_output
+    options.exclude = options.exclude | {out}
+    limits = resolve_limits(case, options)
+    report = check(case.root, options)
+    warnings: list[str] = []
+    if (w := deadline_warning(case.dispute, today)):
+        warnings.append(w)
+        warn(w)
+
+    highlights = {c.rel: locate_highlight(c) for c in report.checks}
+    failed = [c for c in report.checks if not c.ok]
+    failures = [f"{c.rel}: {'; '.join(c.failures)}" for c in failed]
+    failures += [str(p) for p in report.problems]
+    if failures and not options.draft:
+        raise ChecksFailed(f"{len(failures)} check(s) failed, nothing written:\n  "
+                           + "\n  ".join(failures))
+
+    usable = [c for c in report.checks if c.error is None]
+    left_out: list[dict] = []
+    if not options.keep_duplicates:
+        usable, left_out = drop_duplicates(usable)
+        for d in left_out:
+            warn(f"{d['source']}: left out, {d['reason']}")
+    usable.sort(key=lambda c: when.sort_key(c.when, c.rel))
+    if not usable:
+        raise ChecksFailed("no usable screenshot in the case; nothing written")
+
+    exhibits = [plan_exhibit(n, c, highlights[c.rel], case, limits, options)
+                for n, c in enumerate(usable, 1)]
+    cover = assemble.CoverInfo(
+        client_name=case.client.name, client_email=case.client.email,
+        dispute_id=case.dispute.id or "", processor=(limits.processor or case.dispute.processor
+                                                     or ""),
+        amount=case.dispute.amount or "", reason=case.dispute.reason or "",
+        ticket=case.dispute.ticket or "", respond_by=case.dispute.respond_by, today=today)
+    slices = [(e, s) for e in exhibits for s in e.slices]
+    pages = assemble.cover_page_count(cover, [_page(e, s, _PLACEHOLDER) for e, s in slices],
+                                      page_size=limits.page_size) + len(slices)
+    if pages > limits.max_pages:
+        heavy = sorted(exhibits, key=lambda e: -len(e.slices))[:3]
+        raise TooBig(f"{pages} pages, over the cap of {limits.max_pages}; longest exhibits: "
+                     + ", ".join(f"{e.check.rel} ({len(e.slices)} pages)" for e in heavy))
+
+    items = [fit.FitItem(key=f"Exhibit {e.number} ({e.check.rel})",
+                         load=ExhibitCrop(e.check.shot.path, s.top, s.bottom, tuple(e.redactions)),
+                         min_text_px=e.min_text_px(s), display_width_pt=s.image_rect.width)
+             for e, s in slices]
+    overhead = 30_000 + 6_000 * pages
+    for _attempt in range(3):
+        fitted = fit.fit(items, limits.max_bytes, overhead=overhead, workers=options.workers)
+        exhibit_pages = [_page(e, s, img) for (e, s), img in zip(slices, fitted.images)]
+        manifest = make_manifest(case, report, options, exhibits, exhibit_pages, left_out,
+                                 cover_pages=pages - len(slices), draft=bool(failures))
+        try:
+            with atomic_path(out) as tmp:
+                result = assemble.assemble(
+                    tmp, cover, exhibit_pages, page_size=limits.page_size,
+                    draft_failures=len(failures) if options.draft and failures else None,
+                    manifest=manifest, pdfa=limits.pdfa)
+                if result.bytes > limits.max_bytes:
+                    raise _OverCap(result.bytes - sum(len(i.data) for i in fitted.images))
+        except _OverCap as over:
+            overhead = over.overhead + 10_000
+            continue
+        break
+    else:
+        raise TooBig(f"the package stays over {limits.max_bytes} bytes after refitting")
+
+    return BuildResult(
+        output=out, bytes=result.bytes, pages=result.pages, order=[e.check.rel for e in exhibits],
+        failed=[c.rel for c in failed] + [str(p.path) for p in report.problems],
+        draft=bool(options.draft and failures), exhibits=len(exhibits), limits=limits,
+        left_out=left_out, redacted=[{"source": e.check.rel, "what": r.label}
+                                     for e in exhibits for r in e.redactions],
+        warnings=warnings)
+
+
+class _OverCap(Exception):
+    def __init__(self, overhead: int):
+        self.overhead = overhead
+
+
+_PLACEHOLDER = assemble.EncodedImage(b"", "jpeg", 1, 1)
+
+
+def locate_highlight(c: ScreenshotCheck) -> Box | None:
+    """The highlight phrase's box; a phrase that is not on the screenshot fails the check."""
+    phrase = c.shot.highlight
+    if not phrase or c.ocr is None:
+        return None
+    m = fields.find_phrase(c.ocr.lines, phrase)
+    if not m.found:
+        c.failures.append(f"highlight {phrase!r} is not on the screenshot")
+        return None
+    return m.box
+
+
+@dataclass
+class Exhibit:
+    number: int
+    check: ScreenshotCheck
+    highlight: Box | None
+    redactions: list
+    lines: list[OcrLine]  # OCR lines with redacted text masked
+    slices: list
+
+    def min_text_px(self, s) -> float | None:
+        """The smallest required field's text height within slice `s` (the legibility floor)."""
+        r = self.check.report
+        boxes = [m.box for m in (r.name, r.email) if m.found and m.box] if r else []
+        if self.check.date and self.check.date.box:
+            boxes.append(self.check.date.box)
+        inside = [b.height for b in boxes if s.top <= (b.y0 + b.y1) / 2 < s.bottom]
+        if inside:
+            return min(inside)
+        return layout.typical_text_px(line for line in self.lines
+                                      if s.top <= (line.box.y0 + line.box.y1) / 2 < s.bottom)
+
+
+def plan_exhibit(number: int, c: ScreenshotCheck, highlight: Box | None, case: Case,
+                 limits: Limits, options: BuildOptions) -> Exhibit:
+    ocr = c.ocr
+    reds = redact.find_redactions(ocr.lines, case.redact_patterns, keep_last4=options.keep_last4)
+    lines = redact.apply_to_lines(ocr.lines, reds) if reds else list(ocr.lines)
+    text_px = layout.typical_text_px(ocr.lines)
+    plan = dict(page=limits.page_size, note=c.shot.note, highlight=highlight, text_px=text_px)
+    slices = layout.plan_exhibit(ocr.width, ocr.height, (), **plan)
+    if len(slices) > 1:  # a tall capture: cut it at blank rows, which needs the pixels
+        image = open_image(c.shot.path)
+        slices = layout.plan_exhibit(ocr.width, ocr.height, layout.find_cut_rows(image), **plan)
+        image.close()
+    return Exhibit(number, c, highlight, reds, lines, slices)
+
+
+@dataclass(frozen=True)
+class ExhibitCrop:
+    """Picklable loader for the fit stage: the source, redacted, cropped to one slice."""
+
+    path: Path
+    top: int
+    bottom: int
+    redactions: tuple = ()  # redact.Redaction, burnt into the pixels before anything else
+
+    def __call__(self):
+        image = open_image(self.path)
+        if self.redactions:
+            image = redact.apply_to_image(image, self.redactions)
+        if self.top == 0 and self.bottom == image.height:
+            return image
+        return image.crop((0, self.top, image.width, self.bottom))
+
+
+def date_label(c: ScreenshotCheck) -> str:
+    v = c.when.value
+    label = f"{v:%b} {v.day}, {v.year}"
+    timed = c.when.source not in ("image", "manual") or (c.date is not None and c.date.hour is not None)
+    if timed and c.when.source != "manual":
+        label += f" {v:%H:%M}"
+    return label
+
+
+def _page(e: Exhibit, s, image) -> assemble.ExhibitPage:
+    c = e.check
+    return assemble.ExhibitPage(
+        exhibit=e.number, source=c.rel, date_label=date_label(c), when_source=c.when.source,
+        note=c.shot.note, highlight=e.highlight, lines=[ln for ln in e.lines
+                                                        if s.top <= (ln.box.y0 + ln.box.y1) / 2 < s.bottom],
+        slice=s, image=image)
+
+
+def drop_duplicates(checks: list[ScreenshotCheck]) -> tuple[list[ScreenshotCheck], list[dict]]:
+    """Keep the first of each group of same or near-same screenshots (by file name order)."""
+    first: dict[str, str] = {}
+    dups: dict[str, str] = {}
+    for c in checks:  # the same bytes twice; near-duplicates: see duplicates.py
+        if c.shot.sha256 in first:
+            dups[c.rel] = first[c.shot.sha256]
+        else:
+            first[c.shot.sha256] = c.rel
+    kept = [c for c in checks if c.rel not in dups]
+    left = [{"source": rel, "reason": f"duplicate of {orig}"} for rel, orig in dups.items()]
+    return kept, left
+
+
+def make_manifest(case: Case, report: CheckReport, options: BuildOptions, exhibits: list[Exhibit],
+                  pages: list[assemble.ExhibitPage], left_out: list[dict], *, cover_pages: int,
+                  draft: bool) -> dict:
+    from . import __version__
+    engine = next((c.ocr.engine for c in report.checks if c.ocr), options.engine)
+    page_rows = []
+    by_exhibit: dict[int, list[int]] = {}
+    for i, p in enumerate(pages):
+        number = cover_pages + i + 1
+        by_exhibit.setdefault(p.exhibit, []).append(number)
+        page_rows.append({"page": number, "exhibit": p.exhibit, "part": p.part, "parts": p.parts,
+                          "source": p.source, "image_sha256": assemble.stream_digest(p.image)})
+    ex_rows = []
+    for e in exhibits:
+        c, r = e.check, e.check.report
+        ex_rows.append({
+            "exhibit": e.number, "source": c.rel, "source_sha256": c.shot.sha256,
+            "kind": c.shot.kind, "pages": by_exhibit.get(e.number, []),
+            "when": {"value": c.when.value.isoformat(timespec="seconds"), "source": c.when.source},
+            "date_text": c.date.text if c.date else None,
+            "fields": {"name": {"found": r.name.found, "text": r.name.text},
+                       "email": {"found": r.email.found, "text": r.email.text},
+                       "date": {"found": bool(r.dates), "text": c.date.text if c.date else None}},
+            "note": c.shot.note, "highlight": c.shot.highlight,
+            "redactions": [{"kind": x.kind, "label": x.label} for x in e.redactions]})
+    return {
+        "tool": "evidence", "version": __version__, "engine": engine,
+        "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "case": {"client": {"name": case.client.name, "email": case.client.email},
+                 "dispute": case.dispute.to_json()},
+        "draft": draft, "failed_checks": len(report.failed) + len(report.problems),
+        "cover_pages": cover_pages, "page_count": cover_pages + len(pages),
+        "exhibits": ex_rows, "pages": page_rows, "left_out": left_out}
