@@ -227,5 +227,77 @@ def watch_command(root: Path, once: bool, draft: bool, poll: bool, debounce: flo
     raise click.exceptions.Exit(serve(watcher, once=once))
 
 
+def _validate_size(ctx, param, value):
+    if value is None:
+        return None
+    from .units import parse_size
+    try:
+        return parse_size(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), ctx, param) from None
+
+
+@cli.command("validate")
+@click.argument("packages", metavar="PACKAGE.pdf...", nargs=-1, required=True,
+                type=click.Path(dir_okay=True, path_type=Path))
+@click.option("--processor", help="Check against this processor's caps (default: the one in the manifest).")
+@click.option("--max-size", callback=_validate_size, help="Size cap: bytes, or 4.5MB, 4MiB.")
+@click.option("--max-pages", type=click.IntRange(1, 100_000), help="Page cap.")
+@click.option("--case", "case_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Case folder: check that no source changed or is missing since the build.")
+@click.option("--deep", is_flag=True, help="Render and OCR every page: are date, name and email legible?")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report on stdout.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a self-contained HTML report with page thumbnails.")
+@click.option("--client-name", help="Client name for --deep (default: the manifest's or the case's).")
+@click.option("--client-email", help="Client email for --deep (default: the manifest's or the case's).")
+@click.option("--engine", type=click.Choice(["rapidocr", "easyocr"]), default="rapidocr",
+              show_default=True, help="OCR engine for --deep.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), help="OCR worker processes (default: one per core).")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), hidden=True)
+def validate_command(packages, processor, max_size, max_pages, case_dir, deep, as_json, html_path,
+                     client_name, client_email, engine, jobs, today) -> None:
+    """Check finished packages before upload: readable, under the caps, no active content,
+    pages unchanged since the build, in date order, fields legible, deadline.
+
+    Exit status: 0 all pass (warnings allowed), 1 a check failed, 2 a file cannot be read.
+    """
+    from . import report as tables
+    from .validate import ValidateOptions, validate
+
+    opts = ValidateOptions(processor=processor, max_size=max_size, max_pages=max_pages,
+                           case_dir=case_dir, deep=deep, client_name=client_name,
+                           client_email=client_email, engine=engine, workers=jobs,
+                           today=today.date() if today else None, thumbnails=html_path is not None,
+                           progress=Progress() if deep else None)
+    result = validate(packages, opts)
+    if html_path is not None:
+        from .validate_html import write_html
+        write_html(html_path, result)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        blocks = []
+        for r in result.packages:
+            rows = [[c.id, c.status.upper() if not c.ok else c.status, c.detail] for c in r.checks]
+            text = r.summary() + "\n" + tables.table(["check", "verdict", "detail"], rows)
+            if deep and r.pages:
+                def mark(v):
+                    return "n/a" if v is None else ("yes" if v else "NO")
+                page_rows = [[str(p.page), str(p.exhibit or "-"), p.source or "-", p.date or "-",
+                              mark(p.name), mark(p.email), "; ".join(p.problems) or p.image]
+                             for p in r.pages if p.ocr]
+                if page_rows:
+                    text += "\n\n" + tables.table(["page", "exhibit", "source", "date", "name",
+                                                   "email", "notes"], page_rows)
+            blocks.append(text)
+        click.echo("\n\n".join(blocks))
+        if len(result.packages) > 1:
+            click.echo("\n" + "\n".join(r.summary() for r in result.packages))
+        if html_path is not None:
+            click.echo(f"wrote {html_path}")
+    raise click.exceptions.Exit(int(result.exit_code))
+
+
 if __name__ == "__main__":
     main()
