@@ -206,20 +206,31 @@ def build(case_dir: Path, output, max_size, max_pages, processor, page_size, dra
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
               help="OCR cache folder (default: the user's cache dir).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), help="OCR worker processes (default: one per core).")
+@click.option("--processor", help="Processor preset (default: each case's [dispute] processor).")
+@click.option("--max-size", metavar="SIZE", help="Size cap: bytes, or 4.5MB, 4MiB (default: the processor's).")
+@click.option("--max-pages", type=click.IntRange(1, 10_000), help="Page cap (default: the processor's).")
 def watch_command(root: Path, once: bool, draft: bool, poll: bool, debounce: float,
-                  output: Path | None, engine: str, cache_dir: Path | None, jobs: int | None) -> None:
+                  output: Path | None, engine: str, cache_dir: Path | None, jobs: int | None,
+                  processor: str | None, max_size: str | None, max_pages: int | None) -> None:
     """Rebuild each case's package when its screenshots, notes or case.toml change.
 
     DIR is a case folder or a folder of case folders. One line per build on stdout;
     status on stderr. Ctrl-C exits 130; SIGTERM exits 0 (abandoning a build in progress).
     """
     from . import pipeline
+    from .units import parse_size
     from .watch import Watcher, serve
 
+    try:
+        max_bytes = parse_size(max_size) if max_size is not None else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--max-size") from None
+    # The OCR cache stays on: it is what makes a rebuild read only new screenshots.
+    options = dict(output=output, draft=draft, engine=engine, cache_dir=cache_dir, use_cache=True,
+                   workers=jobs, processor=processor, max_size=max_bytes, max_pages=max_pages)
+
     def builder(case_dir: Path):
-        return pipeline.build(case_dir, pipeline.BuildOptions(
-            output=output, draft=draft, engine=engine, cache_dir=cache_dir, use_cache=True,
-            workers=jobs))
+        return pipeline.build(case_dir, pipeline.BuildOptions(**options))
 
     if output is not None and not (root / "case.toml").is_file():
         raise click.UsageError("-o/--output needs DIR to be one case folder (it holds case.toml)")
