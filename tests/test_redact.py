@@ -227,6 +227,26 @@ def test_property_any_luhn_number_is_found_whatever_its_grouping(card, before, a
     assert re.sub(r"\D", "", kept[len(before):len(before) + len(written)]) == number[-4:]
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(written_card(), st.data(), FILLER, FILLER, st.booleans())
+def test_property_a_number_wrapped_at_any_group_is_found(card, data, before, after, keep):
+    number, written = card
+    assume(not DATE.search(written))
+    assume(not before.endswith("+"))
+    cuts = [m.end() for m in re.finditer(r"\d(?=[ \-–]+\d)", written)]
+    assume(cuts)
+    cut = data.draw(st.sampled_from(cuts))
+    head, tail = written[:cut], written[cut:].lstrip(" -–")
+    # a part that is a card number by itself is taken as one (see the module docstring)
+    assume(not find_card_numbers(head) and not find_card_numbers(tail))
+    lines = [line(before.rstrip("+") + " " + head), line(tail + " " + after.lstrip("+"), y0=45,
+                                                          y1=75)]
+    rs = find_redactions(lines, keep_last4=keep)
+    assert {r.label for r in rs} == {f"card ending {number[-4:]} (wrapped over 2 lines)"}
+    shown = "".join(re.sub(r"\D", "", ln.text) for ln in apply_to_lines(lines, rs))
+    assert shown == (number[-4:] if keep else "")
+
+
 ANY_TEXT = st.text(alphabet=st.sampled_from(list("0123456789 -–+lOoI|/:.,abcXYZ\n\t漢") + ["\ud800"]),
                    max_size=2048)
 
