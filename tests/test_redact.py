@@ -210,7 +210,7 @@ def written_card(draw):
     return number, text
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(written_card(), FILLER, FILLER)
 def test_property_any_luhn_number_is_found_whatever_its_grouping(card, before, after):
     number, written = card
