@@ -208,7 +208,7 @@ def test_rapidocr_key_changes_with_every_setting():
     variants = [RapidEngine.key_for(det_limit_side_len=960),
                 RapidEngine.key_for(det_limit_type="min"),
                 RapidEngine.key_for(use_cls=True),
-                RapidEngine.key_for(max_side_len=4000)]
+                RapidEngine.key_for(max_side_len=2000)]
     assert len({base, *variants}) == 5
     assert RapidEngine.key_for(threads=4) == base  # threads do not change the text
     # and so the cache files differ

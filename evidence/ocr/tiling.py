@@ -1,7 +1,7 @@
 """Reading tall screenshots in strips, for any engine.
 
 A scrolling screenshot can be 1170 x 20000 px. Every engine scales its input down to a
-fixed size before detecting text (rapidocr caps the whole image at 2000 px and, with our
+fixed size before detecting text (rapidocr caps the whole image at 4000 px and, with our
 settings, the detector at 1280), so text on such an image shrinks to nothing. Images
 taller than TALL_RATIO x their width are cut into overlapping horizontal strips about
 STRIP_RATIO x the width tall; each strip is read on its own, its boxes are shifted back
