@@ -10,10 +10,31 @@ Settings (all part of `key()`, with the rapidocr version and the model file name
   rapidocr's default is `min`/736, i.e. the detector runs at the image's full size
   (after rapidocr's global 2000 px cap). `max`/N caps the detector input at N px.
 - `use_cls`: the 0/180 degree angle classifier. Screenshots are upright.
-- `max_side_len`: rapidocr's global preprocessing cap (its default, 2000 px); the
-  runner tiles tall screenshots so that strips stay under it.
+- `max_side_len`: rapidocr first shrinks the whole image so its longer side is at most
+  this (its default: 2000 px), and crops the text lines it recognizes from that shrunk
+  image. We let screenshots through whole (4000): detection is capped anyway, and the
+  recognizer then sees the original pixels (it read "2024-03-05 14:07" where the 2000 px
+  copy gave "2024-03-0514:07"), at no measured cost.
 
-MEASUREMENTS_TBD
+Chosen with bench/ocr_settings.py: one process, 1 onnxruntime thread (as a worker), the
+settings interleaved image by image; "read" = one OCR line contains the exact string.
+The machine (2 cores) was shared with other jobs, so seconds are high and noisy; compare
+within a run. Rendered chat screenshots, 16 images 720x1600 ... 1644x3840, light and
+dark, PNG and JPEG (median s/image, name / email / date read):
+
+    default (det min 736, cls on)        2.38 s   16 16 13
+    det min 736, cls off                 2.68 s   16 16 13
+    det max 1280, cls off                1.69 s   16 16 16
+    det max 960, cls off                 1.39 s   16 16 15
+    det max 1280, cls off, side 4000     1.69 s   16 16 16   <- default
+    det max 960, cls off, side 4000      1.21 s   16 16 15
+
+fixtures.generate.phone_series, 12 images 1170x2532: default 3.40 s, max 1280 2.05 s,
+max 1280 side 4000 1.97 s, max 960 side 4000 1.39 s, all 12/12 on all three fields.
+So the detector's resolution is the cost (the angle classifier costs little), capping
+it at 1280 keeps every field while 960 starts losing dates (the space between a date
+and its time, or a digit), and 1280 takes ~0.6x the default's time. The misses of the
+default and of 960 were all "2024-03-05 14:07" read as "2024-03-0514:07".
 """
 from __future__ import annotations
 
@@ -30,7 +51,7 @@ from .base import Box, OcrLine
 DEFAULT_DET_LIMIT_TYPE = "max"
 DEFAULT_DET_LIMIT_SIDE_LEN = 1280
 DEFAULT_USE_CLS = False
-DEFAULT_MAX_SIDE_LEN = 2000  # rapidocr's own default for Global.max_side_len
+DEFAULT_MAX_SIDE_LEN = 4000  # rapidocr's own default for Global.max_side_len is 2000
 
 # The models that ship in the rapidocr wheel (rapidocr 3.x default configuration).
 DET_MODEL = "PP-OCRv6_det_small.onnx"
