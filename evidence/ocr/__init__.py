@@ -172,12 +172,13 @@ def run_ocr(jobs: list[tuple[Path, str]], engine_name: str, *, cache: OcrCache |
             for sha, paths in misses.items():
                 deliver(sha, paths, read_one(engine, paths[0], key))
         else:
-            _run_pool(misses, factory, settings, key, n, deliver, engine_name)
+            _run_pool(misses, factory, settings, key, n, deliver, engine_name,
+                      cached=cache is not None and not cache.disabled)
     return {p: results[p] for p in order}
 
 
 def _run_pool(misses: dict[str, list[Path]], factory, settings, key: str, n: int,
-              deliver, engine_name: str) -> None:
+              deliver, engine_name: str, cached: bool) -> None:
     # spawn: a fresh interpreter per worker, safe with the threads torch and onnxruntime
     # start, and the same on every OS. Workers see this process's environment as it is now.
     ctx = multiprocessing.get_context("spawn")
@@ -197,7 +198,8 @@ def _run_pool(misses: dict[str, list[Path]], factory, settings, key: str, n: int
                     raise EngineError(
                         f"an OCR worker process died unexpectedly (out of memory, or a crash "
                         f"inside the {engine_name} engine) with {unread} screenshot(s) still "
-                        "to read; the screenshots read so far are cached") from None
+                        "to read" + ("; the screenshots read so far are cached"
+                                     if cached else "")) from None
                 deliver(sha, paths, outcome)
     except BaseException:
         _stop(executor)
