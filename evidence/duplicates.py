@@ -33,7 +33,9 @@ from __future__ import annotations
 import re
 
 import imagehash
+import numpy as np
 from PIL import Image
+from rapidfuzz import fuzz, process
 
 HASH_SIZE = 32  # phash side: HASH_SIZE**2 bits
 HASH_BITS = HASH_SIZE * HASH_SIZE
@@ -97,7 +99,12 @@ def _texts_agree(a: str, b: str) -> bool:
         return True
     if a == b:
         return True
-    from rapidfuzz import fuzz
+    # Digits carry dates, times, amounts and order numbers: two screens of one chat
+    # template that differ only there (another day, another card) are different evidence,
+    # though their words agree. A re-saved or resized copy reads the same digits.
+    da, db = re.sub(r"\D", "", a), re.sub(r"\D", "", b)
+    if (da or db) and fuzz.ratio(da, db) < MIN_TEXT_RATIO:
+        return False
     return fuzz.ratio(a, b) >= MIN_TEXT_RATIO
 
 
@@ -138,4 +145,26 @@ def find_duplicates(items: list[tuple[str, str, str | None]]) -> list[tuple[str,
         else:
             root.append(root[best])
             out.append((items[i][0], items[root[best]][0]))
+    return out
+
+
+def candidates(texts: list[str | None]) -> set[int]:
+    """Indexes of the items that may be a duplicate of another, judged by OCR text alone.
+
+    Two images whose texts disagree are never duplicates (see `_texts_agree`), so only
+    the items returned here need a fingerprint, which costs a full decode. An item with
+    no text is always a candidate. Fast: one rapidfuzz matrix over all texts.
+    """
+    norm = [_norm_text(t) for t in texts]
+    out = {i for i, t in enumerate(norm) if not t}
+    with_text = [i for i, t in enumerate(norm) if t]
+    if len(with_text) > 1:
+        scores = process.cdist([norm[i] for i in with_text], [norm[i] for i in with_text],
+                               scorer=fuzz.ratio, score_cutoff=MIN_TEXT_RATIO, dtype=np.uint8)
+        np.fill_diagonal(scores, 0)
+        for a, b in zip(*np.nonzero(scores)):
+            out.add(with_text[a])
+            out.add(with_text[b])
+    if len(with_text) < len(norm):
+        out.update(with_text)  # an image without text may repeat any other
     return out

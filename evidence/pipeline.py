@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import assemble, fields, fit, ingest, layout, presets, redact, when
+from . import assemble, duplicates, fields, fit, ingest, layout, presets, redact, when
 from .case import Case, load_case
 from .errors import ChecksFailed, InputError, TooBig
 from .imageio import open_image
@@ -39,6 +39,7 @@ class ScreenshotCheck:
     date: fields.DateHit | None = None  # the date that set `when`, else the first seen
     error: InputError | None = None
     failures: list[str] = field(default_factory=list)
+    redactions: list = field(default_factory=list)  # redact.Redaction: what build will black out
 
     @property
     def ok(self) -> bool:
@@ -61,6 +62,7 @@ class ScreenshotCheck:
             d["error"] = self.error.message
         if self.shot.note:
             d["note"] = self.shot.note
+        d["redact"] = [r.label for r in self.redactions]
         return d
 
 
@@ -75,6 +77,7 @@ class CheckReport:
     case: Case
     checks: list[ScreenshotCheck]
     problems: list[InputError]  # files that never became screenshots (unsupported, missing)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (duplicate, original)
 
     @property
     def ok(self) -> bool:
@@ -88,7 +91,8 @@ class CheckReport:
         return {"ok": self.ok, "case": str(self.case.root),
                 "screenshots": [c.to_json() for c in self.checks],
                 "problems": [{"file": _rel(self.case, p.path), "error": p.message}
-                             for p in self.problems]}
+                             for p in self.problems],
+                "duplicates": [{"file": d, "duplicate_of": o} for d, o in self.duplicates]}
 
 
 def _rel(case: Case, path: Path | None) -> str | None:
@@ -107,7 +111,23 @@ def check(case_dir: Path | str, options: Options | None = None) -> CheckReport:
     found = ingest.discover(case, exclude=options.exclude | {case.default_output})
     results = ocr_screenshots(found.screenshots, options)
     checks = [check_one(case, shot, results.get(shot.path)) for shot in found.screenshots]
-    return CheckReport(case, checks, found.problems)
+    return CheckReport(case, checks, found.problems, find_duplicates(checks))
+
+
+def find_duplicates(checks: list[ScreenshotCheck]) -> list[tuple[str, str]]:
+    """Same or near-same screenshots, the first by file name kept. Only screenshots whose
+    OCR text agrees with another's are decoded for a perceptual fingerprint."""
+    usable = [c for c in checks if c.error is None]
+    maybe = duplicates.candidates([c.ocr.text() for c in usable])
+    items = []
+    for i in sorted(maybe):
+        c = usable[i]
+        try:
+            with open_image(c.shot.path) as image:
+                items.append((c.rel, duplicates.fingerprint(image), c.ocr.text()))
+        except InputError:
+            continue
+    return duplicates.find_duplicates(items)
 
 
 def ocr_screenshots(shots: list[ingest.Screenshot], options: Options) -> dict:
@@ -131,6 +151,7 @@ def check_one(case: Case, shot: ingest.Screenshot, ocr: OcrResult | InputError |
                                mtime=shot.mtime, manual=shot.manual_date, kind=shot.kind)
     c.date = next((h for h in c.report.dates if h.text == c.when.text), None) or (
         c.report.dates[0] if c.report.dates else None)
+    c.redactions = redact.find_redactions(ocr.lines, case.redact_patterns)
     if shot.kind == "conversation":
         if not c.report.name.found:
             c.failures.append(f"client name {case.client.name!r} not found")
@@ -244,7 +265,7 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
     usable = [c for c in report.checks if c.error is None]
     left_out: list[dict] = []
     if not options.keep_duplicates:
-        usable, left_out = drop_duplicates(usable)
+        usable, left_out = drop_duplicates(usable, report.duplicates)
         for d in left_out:
             warn(f"{d['source']}: left out, {d['reason']}")
     usable.sort(key=lambda c: when.sort_key(c.when, c.rel))
@@ -346,7 +367,8 @@ class Exhibit:
 def plan_exhibit(number: int, c: ScreenshotCheck, highlight: Box | None, case: Case,
                  limits: Limits, options: BuildOptions) -> Exhibit:
     ocr = c.ocr
-    reds = redact.find_redactions(ocr.lines, case.redact_patterns, keep_last4=options.keep_last4)
+    reds = (redact.find_redactions(ocr.lines, case.redact_patterns, keep_last4=True)
+            if options.keep_last4 else c.redactions)
     lines = redact.apply_to_lines(ocr.lines, reds) if reds else list(ocr.lines)
     text_px = layout.typical_text_px(ocr.lines)
     plan = dict(page=limits.page_size, note=c.shot.note, highlight=highlight, text_px=text_px)
@@ -394,15 +416,10 @@ def _page(e: Exhibit, s, image) -> assemble.ExhibitPage:
         slice=s, image=image)
 
 
-def drop_duplicates(checks: list[ScreenshotCheck]) -> tuple[list[ScreenshotCheck], list[dict]]:
+def drop_duplicates(checks: list[ScreenshotCheck], found: list[tuple[str, str]]
+                    ) -> tuple[list[ScreenshotCheck], list[dict]]:
     """Keep the first of each group of same or near-same screenshots (by file name order)."""
-    first: dict[str, str] = {}
-    dups: dict[str, str] = {}
-    for c in checks:  # the same bytes twice; near-duplicates: see duplicates.py
-        if c.shot.sha256 in first:
-            dups[c.rel] = first[c.shot.sha256]
-        else:
-            first[c.shot.sha256] = c.rel
+    dups = dict(found)
     kept = [c for c in checks if c.rel not in dups]
     left = [{"source": rel, "reason": f"duplicate of {orig}"} for rel, orig in dups.items()]
     return kept, left

@@ -48,7 +48,11 @@ def check_table(result) -> str:
     for p in result.problems:
         rows.append([str(p.path), "-", "-", "-", "ERROR", p.message])
     passed = sum(c.ok for c in result.checks)
-    summary = f"{passed} of {len(result.checks)} screenshots pass"
+    notes = [f"{d}: same screenshot as {o}; build leaves it out (--keep-duplicates keeps it)"
+             for d, o in result.duplicates]
+    notes += [f"{c.rel}: will redact {r.label}" for c in result.checks for r in c.redactions]
+    summary = "\n".join(notes + [""]) if notes else ""
+    summary += f"{passed} of {len(result.checks)} screenshots pass"
     if result.problems:
         summary += f"; {len(result.problems)} file problem(s)"
     return table(["file", "date", "name", "email", "verdict", "why"], rows) + "\n\n" + summary

@@ -177,3 +177,20 @@ def test_malformed_fingerprints_are_refused():
     for bad in ["", "zz" + fp[2:], "02" + fp[2:], fp[:-1], fp[:-1] + "g"]:
         with pytest.raises(ValueError):
             find_duplicates([("a", fp, None), ("b", bad, None)])
+
+
+def test_candidates_only_pairs_texts_that_agree():
+    from evidence.duplicates import candidates
+    texts = ["Jane Cooper: the logo looks great, thanks!", "Jane Cooper: the logo looks great, thanks",
+             "Invoice 1042 paid in full on Oct 3", None]
+    assert candidates(texts[:3]) == {0, 1}
+    assert candidates(texts) == {0, 1, 2, 3}  # no text: may repeat anything
+    assert candidates(["a b c", "x y z"]) == set()
+
+
+def test_same_template_with_other_digits_is_not_a_duplicate():
+    from evidence.duplicates import _texts_agree, _norm_text
+    a = _norm_text("Jane Cooper Oct 1, 2024 Here is the card 4111 1111 1111 1111 10:05 AM")
+    b = _norm_text("Jane Cooper Oct 2, 2024 Here is the card 5500 0000 0000 0004 10:05 AM")
+    assert not _texts_agree(a, b)
+    assert _texts_agree(a, _norm_text("Jane Cooper Oct 1, 2024 Here is the card 4111 1111 1111 1111 10:05 AM."))
