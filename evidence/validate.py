@@ -327,7 +327,7 @@ def _inspect_file(path: Path, report: PackageReport, ctx: _Ctx, options: Validat
         raise _Unreadable("encrypted: it needs a password to open "
                           "(processors refuse encrypted PDFs)") from None
     except (pikepdf.PdfError, RuntimeError, ValueError, OSError) as e:
-        raise _Unreadable(f"not a readable PDF: {_one_line(e)}") from None
+        raise _Unreadable(f"not a readable PDF: {_strip_file(_one_line(e), path)}") from None
     with pdf:
         _inspect_pdf(pdf, path, report, ctx, options, case, all_paths)
 
@@ -351,14 +351,14 @@ def _inspect_pdf(pdf: pikepdf.Pdf, path: Path, report: PackageReport, ctx: _Ctx,
     problems += scan.damage
     manifest, manifest_error, manifest_spec = _read_manifest(pdf, scan)
     digests = digests_from_pdf(pdf)
-    warnings = [w for w in pdf.get_warnings() if w]
+    warnings = [_strip_file(_one_line(w), path) for w in pdf.get_warnings() if w]
     if warnings:
-        more = f" (+{len(warnings) - 1} more)" if len(warnings) > 1 else ""
-        problems.insert(0, f"repaired while reading: {_strip_file(_one_line(warnings[0]), path)}{more}")
+        more = f" (+{len(warnings) - 2} more)" if len(warnings) > 2 else ""
+        problems.insert(0, f"repaired while reading: {'; '.join(warnings[:2])}{more}")
     if problems:
         report.checks.append(Check("readable", "fail", "; ".join(problems[:3]) +
                                    (f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""),
-                                   findings=problems))
+                                   findings=problems + [f"qpdf: {w}" for w in warnings[:50]]))
     else:
         report.checks.append(Check("readable", "pass",
                                    f"PDF {pdf.pdf_version}, {n} page(s), opens without repair"))
@@ -394,9 +394,9 @@ def _inspect_pdf(pdf: pikepdf.Pdf, path: Path, report: PackageReport, ctx: _Ctx,
 
 
 def _strip_file(text: str, path: Path) -> str:
-    for prefix in (f"{path}, ", f"{path} ", str(path)):
-        if text.startswith(prefix):
-            return text[len(prefix):].lstrip(", :")
+    """qpdf's message without the file name it starts with (the report names the file)."""
+    if text.startswith(str(path)):
+        return text[len(str(path)):].lstrip(", :")
     return text
 
 
@@ -587,6 +587,8 @@ class _Scan:
         except (pikepdf.PdfError, RuntimeError, ValueError) as e:
             self.damage.append(f"object {owner[0] if owner else '?'}: stream cannot be read: {_one_line(e)}")
             return
+        if not raw.strip():
+            return  # an empty stream is empty whatever its filter says
         budget = min(MAX_STREAM_OUT, MAX_TOTAL_OUT - self.inflated)
         if budget <= 0:
             if not any("expand" in d for d in self.damage):
@@ -1000,8 +1002,10 @@ def _pdfa_problems(pdf: pikepdf.Pdf, scan: _Scan) -> list[str]:
         problems.append("no readable XMP metadata")
     else:
         text = xmp.decode("utf-8", "replace")
-        part = re.search(r"pdfaid:part\s*=\s*[\"']\s*(\d+)|<pdfaid:part>\s*(\d+)\s*<", text)
-        conf = re.search(r"pdfaid:conformance\s*=\s*[\"']\s*(\w+)|<pdfaid:conformance>\s*(\w+)\s*<", text)
+        # attribute form (pdfaid:part="2") or element form (<pdfaid:part ...>2</pdfaid:part>)
+        part = re.search(r"pdfaid:part\s*=\s*[\"']\s*(\d+)|<pdfaid:part\b[^>]*>\s*(\d+)\s*<", text)
+        conf = re.search(r"pdfaid:conformance\s*=\s*[\"']\s*(\w+)"
+                         r"|<pdfaid:conformance\b[^>]*>\s*(\w+)\s*<", text)
         p = (part.group(1) or part.group(2)) if part else None
         c = (conf.group(1) or conf.group(2)) if conf else None
         if p != "2" or (c or "").upper() != "B":
