@@ -260,10 +260,15 @@ def format_line(when: dt.datetime, case: str, result: "BuildResult | None", seco
             f"{seconds:.1f} s  {changes}  {outcome}")
 
 
-def _one_line(e: BaseException, root: Path) -> str:
+MAX_REASON = 400  # characters of a failure's reason in the log line
+
+
+def _one_line(e: BaseException | str, root: Path) -> str:
+    """The reason on one line, with paths relative to the case folder, cut if very long."""
     text = str(e) or e.__class__.__name__
     text = text.replace(str(root) + os.sep, "").replace(str(root), ".")
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
 # --- the watcher --------------------------------------------------------------------
@@ -462,7 +467,7 @@ class Watcher:
             outcome = "ok"
             failed = list(getattr(result, "failed", None) or [])
             if failed:
-                names = " ".join(_short(str(f)) for f in failed[:MAX_NAMES])
+                names = " ".join(_short(_one_line(str(f), root)) for f in failed[:MAX_NAMES])
                 more = " …" if len(failed) > MAX_NAMES else ""
                 outcome = f"ok (draft; {len(failed)} failing checks: {names}{more})"
         except EvidenceError as e:

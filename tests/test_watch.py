@@ -218,6 +218,29 @@ def test_format_line():
             == "2025-06-01 14:03:22 acme  - exhibits  - bytes  0.0 s  ~1  failed: x")
 
 
+def test_draft_and_long_failures_stay_one_short_line(tmp_path):
+    root = make_case(tmp_path / "case").resolve()
+    lines: list[str] = []
+    draft = types.SimpleNamespace(order=["a", "b", "c"], bytes=10, draft=True,
+                                  failed=["screenshots/a.png", str(root / "screenshots" / "x.heic")])
+    w = Watcher(root, lambda d: draft, log=lines.append, say=lambda s: None)
+    w._discover()
+    (st,) = w.cases.values()
+    w.build(st, scan(st.files), None)
+    assert lines[-1].endswith("  3 exhibits  10 bytes  0.0 s  initial  "
+                              "ok (draft; 2 failing checks: a.png x.heic)")
+
+    def fail(d):
+        raise ChecksFailed("100 check(s) failed, nothing written:\n  "
+                           + "\n  ".join(f"{root}/screenshots/{i}.png: no date" for i in range(100)))
+    w.builder = fail
+    w.build(st, scan(st.files), None)
+    reason = lines[-1].split("  failed: ", 1)[1]
+    assert "\n" not in lines[-1] and str(root) not in reason
+    assert reason.startswith("100 check(s) failed, nothing written: screenshots/0.png: no date")
+    assert len(reason) == watch_mod.MAX_REASON and reason.endswith("…")
+
+
 def test_output_only_for_one_case(tmp_path):
     make_case(tmp_path / "a")
     with pytest.raises(CaseError, match="one case folder"):
