@@ -20,21 +20,23 @@ Chosen with bench/ocr_settings.py: one process, 1 onnxruntime thread (as a worke
 settings interleaved image by image; "read" = one OCR line contains the exact string.
 The machine (2 cores) was shared with other jobs, so seconds are high and noisy; compare
 within a run. Rendered chat screenshots, 16 images 720x1600 ... 1644x3840, light and
-dark, PNG and JPEG (median s/image, name / email / date read):
+dark, PNG and JPEG; median s/image and name / email / date read, in two runs:
 
-    default (det min 736, cls on)        2.38 s   16 16 13
-    det min 736, cls off                 2.68 s   16 16 13
-    det max 1280, cls off                1.69 s   16 16 16
-    det max 960, cls off                 1.39 s   16 16 15
-    det max 1280, cls off, side 4000     1.69 s   16 16 16   <- default
-    det max 960, cls off, side 4000      1.21 s   16 16 15
+                                         run 1              run 2
+    default (det min 736, cls on)        2.38 s 16 16 13    6.21 s 16 16 14
+    det min 736, cls off                 2.68 s 16 16 13
+    det max 1280, cls off                1.69 s 16 16 16    2.77 s 16 16 16
+    det max 960, cls off                 1.39 s 16 16 15
+    det max 1280, cls off, side 4000     1.69 s 16 16 16    2.72 s 16 16 16  <- default
+    det max 960, cls off, side 4000      1.21 s 16 16 15    2.28 s 16 16 15
 
 fixtures.generate.phone_series, 12 images 1170x2532: default 3.40 s, max 1280 2.05 s,
 max 1280 side 4000 1.97 s, max 960 side 4000 1.39 s, all 12/12 on all three fields.
-So the detector's resolution is the cost (the angle classifier costs little), capping
-it at 1280 keeps every field while 960 starts losing dates (the space between a date
-and its time, or a digit), and 1280 takes ~0.6x the default's time. The misses of the
-default and of 960 were all "2024-03-05 14:07" read as "2024-03-0514:07".
+So the detector's resolution is the cost (the angle classifier costs little); capped at
+1280 it keeps every field in 0.45-0.7x the default's time, while 960 starts losing
+dates. Every date miss logged (run 1, --verbose) was "2024-03-05 14:07" read as
+"2024-03-0514:07": a dropped space, which the date finder has to tolerate anyway (it
+happens at every setting on some images).
 """
 from __future__ import annotations
 
