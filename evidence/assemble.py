@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import functools
 import hashlib
 import io
 import os
@@ -220,7 +221,15 @@ def _jpeg(img: EncodedImage) -> PdfImage:
 
 
 def pdf_image(img: EncodedImage) -> PdfImage:
-    """Check an EncodedImage and work out how it is carried (ValueError if it cannot be)."""
+    """Check an EncodedImage and work out how it is carried (ValueError if it cannot be).
+
+    Memoised: the pipeline asks for the digest before assembling and assembly asks
+    again, and the full decode below is the costly part."""
+    return _pdf_image(img)
+
+
+@functools.lru_cache(maxsize=1024)
+def _pdf_image(img: EncodedImage) -> PdfImage:
     fmt = str(img.format).lower()
     if not isinstance(img.data, (bytes, bytearray)) or not img.data:
         raise ValueError("image data must be non-empty bytes")

@@ -137,6 +137,13 @@ def ocr_screenshots(shots: list[ingest.Screenshot], options: Options) -> dict:
                    progress=options.progress)
 
 
+def needs_capture_time(dates: list[fields.DateHit], kind: str) -> bool:
+    """Whether `when` may depend on the capture time: no complete date in the image, or a
+    date that needs an anchor (no year, relative, a weekday)."""
+    return kind == "site" or not dates or any(
+        h.year is None or h.month is None or h.day is None for h in dates)
+
+
 def check_one(case: Case, shot: ingest.Screenshot, ocr: OcrResult | InputError | None) -> ScreenshotCheck:
     c = ScreenshotCheck(shot)
     if isinstance(ocr, InputError) or ocr is None:
@@ -146,7 +153,9 @@ def check_one(case: Case, shot: ingest.Screenshot, ocr: OcrResult | InputError |
     c.ocr = ocr
     c.report = fields.check_fields(ocr.lines, case.client.name, case.client.email)
     filename_time = when.capture_time_from_filename(shot.path.name)
-    exif_time = None if filename_time else when.capture_time_from_exif(shot.path)
+    exif_time = None
+    if filename_time is None and shot.manual_date is None and needs_capture_time(c.report.dates, shot.kind):
+        exif_time = when.capture_time_from_exif(shot.path)  # a PNG's EXIF costs a full decode
     c.when = when.resolve_when(c.report.dates, filename_time=filename_time, exif_time=exif_time,
                                mtime=shot.mtime, manual=shot.manual_date, kind=shot.kind)
     c.date = next((h for h in c.report.dates if h.text == c.when.text), None) or (
