@@ -589,8 +589,10 @@ def cover_page_count(cover: CoverInfo, pages: Sequence[ExhibitPage], *,
 
 def _render_all(w: Wording, frame: Frame, cover: CoverInfo, pages: Sequence[ExhibitPage],
                 draft: str | None) -> tuple[bytes, int]:
-    cover_pages = 1
-    for _ in range(4):  # the index names page numbers, which depend on the cover's length
+    # Guess from the cover alone (cheap) so the exhibits are usually drawn once; the index
+    # names page numbers, which depend on the cover's length, so check and redraw if off.
+    cover_pages = cover_page_count(cover, pages, page_size=frame.page, wording=w)
+    for _ in range(4):
         data, drawn = _render(w, frame, cover, pages, draft, cover_pages)
         if drawn == cover_pages:
             return data, drawn
