@@ -67,7 +67,7 @@ MAX_OTHER_FILTER_RAW = 64 * 2**10  # non-Flate streams we decode through qpdf at
 MAX_RENDER_PIXELS = 40_000_000  # one rendered page for OCR
 MAX_THUMBNAILS = 200
 THUMB_WIDTH = 170  # px, thumbnails in the HTML report
-DEEP_MIN_DPI = 200  # rendered text >= ~20 px for 10 pt text
+DEEP_MIN_DPI = 150  # layout draws text at >= 10 pt: >= ~21 px rendered
 DEEP_MAX_DPI = 400
 DEADLINE_WARN_DAYS = 3
 DEFAULT_MAX_BYTES = 4_500_000  # as `build` without a processor: Stripe's practical cap
