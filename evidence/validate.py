@@ -920,9 +920,7 @@ def _check_fields(manifest: dict) -> Check:
     findings, pages = [], []
     exhibits = _list_of_dicts(manifest.get("exhibits"))
     for e in exhibits:
-        site = e.get("kind") == "site"
-        missing = [k for k in ("date", "name", "email") if not (site and k != "date")
-                   and not _found(e, k)]
+        missing = [k for k in ("date", "name", "email") if _required(e, k) and not _found(e, k)]
         if missing:
             first = next((p for p in (e.get("pages") or []) if isinstance(p, int)), None)
             findings.append(f"exhibit {e.get('exhibit')} ({e.get('source')}"
@@ -938,7 +936,18 @@ def _check_fields(manifest: dict) -> Check:
                      (f" (+{len(findings) - 3} more)" if len(findings) > 3 else ""),
                      findings=findings, pages=pages)
     return Check("fields", "pass", f"date, client name and email found in all {len(exhibits)} "
-                 "exhibit(s) at build time (site captures: date)")
+                 "exhibit(s) at build time")
+
+
+def _required(e: dict, key: str) -> bool:
+    """Must this exhibit show `key`? A site capture (the client's website) shows no name
+    or email, and is dated by its capture time when it shows no date (as `check` rules)."""
+    if e.get("kind") != "site":
+        return True
+    if key != "date":
+        return False
+    w = e.get("when")
+    return not (isinstance(w, dict) and w.get("value") and w.get("source") != "image")
 
 
 # --- limits --------------------------------------------------------------------------
@@ -1265,6 +1274,7 @@ def _deep(inspected: list[tuple[PackageReport, _Ctx]], options: ValidateOptions,
 
 def _apply_deep(report: PackageReport, ctx: _Ctx, per_page: dict, check_fields, find_dates) -> None:
     client = ctx.client
+    exhibits = {_int(e.get("exhibit")): e for e in _list_of_dicts((report.manifest or {}).get("exhibits"))}
     findings: list[str] = []
     pages: list[int] = []
     by_exhibit: dict[int, dict] = {}
@@ -1287,7 +1297,8 @@ def _apply_deep(report: PackageReport, ctx: _Ctx, per_page: dict, check_fields, 
         f.date = dates[0].text if dates else None
         if f.exhibit is not None:
             agg = by_exhibit.setdefault(f.exhibit, {"date": False, "name": False, "email": False,
-                                                    "pages": [], "source": f.source, "kind": f.kind})
+                                                    "pages": [], "source": f.source,
+                                                    "entry": exhibits.get(f.exhibit, {})})
             agg["date"] |= bool(dates)
             agg["name"] |= bool(f.name)
             agg["email"] |= bool(f.email)
@@ -1300,9 +1311,8 @@ def _apply_deep(report: PackageReport, ctx: _Ctx, per_page: dict, check_fields, 
                 f.problems.append(f"{', '.join(missing)} not found by OCR")
                 pages.append(f.page)
     for ex, agg in sorted(by_exhibit.items()):
-        site = agg["kind"] == "site"
-        missing = [k for k in ("date", "name", "email")
-                   if not agg[k] and (k == "date" or (client and not site))]
+        missing = [k for k in ("date", "name", "email") if not agg[k]
+                   and _required(agg["entry"], k) and (k == "date" or client)]
         if missing:
             span = agg["pages"]
             where = f"page {span[0]}" if len(span) == 1 else f"pages {span[0]}-{span[-1]}"

@@ -368,6 +368,9 @@ def test_fields_from_the_manifest(package, tmp_path):
         data["exhibits"][0]["fields"]["email"]["found"] = False
         data["exhibits"][1]["kind"] = "site"  # a site capture needs only a date
         data["exhibits"][1]["fields"]["name"]["found"] = False
+        data["exhibits"][2]["kind"] = "site"  # ... or a capture time, when it shows none
+        data["exhibits"][2]["fields"]["date"]["found"] = False
+        data["exhibits"][2]["when"]["source"] = "filename"
     m = manifest_of(package)
     r = run(mutate(package, tmp_path / "fields.pdf", rewrite_manifest(lost)))
     assert failed(r) == {"fields"}
