@@ -159,7 +159,8 @@ BOTTOM = len(LADDER) - 1
 # bench/fit_floor.py): only used to *predict* which level to try next.
 _Q_FACTOR = {90: 1.0, 85: 0.88, 80: 0.78, 70: 0.66, 65: 0.62, 60: 0.59, 50: 0.53,
              40: 0.48, 30: 0.43}
-_AREA_EXPONENT = 0.65  # bytes ~ pixels ** 0.65 when downscaling (same bench)
+# bytes ~ pixels ** e when downscaling (same bench): JPEG 0.65, palette PNG 0.2-0.5 (bumpy)
+_AREA_EXPONENT = {"jpeg": 0.65, "png": 0.35}
 
 # --- the public types -----------------------------------------------------------------
 
@@ -495,6 +496,7 @@ class _Job:
     display_width_pt: float
     levels: tuple[int, ...]  # encode this image at these rungs...
     known: frozenset  # ...except the specs the parent already has
+    stats: _Stats | None = None  # known from an earlier pass: no need to measure again
 
 
 @dataclass(frozen=True)
@@ -525,7 +527,7 @@ def _run_task(jobs: tuple[_Job, ...], cache_dir: str | None) -> list[_Done]:
         else:
             image = job.load()
         image = _bare(image if image.mode == "RGB" else image.convert("RGB"))
-        stats = measure(image)
+        stats = job.stats or measure(image)
         encoded: dict = {}
         made: dict[_Spec, EncodedImage] = {}
         sized = _Sized(image)
@@ -748,6 +750,7 @@ def fit(items: list[FitItem], budget: int, *, overhead: int = 0, workers: int | 
     tasks = _group(items)
     runner = _Runner(workers, len(tasks), cache_dir)
     passes = decoded = 0
+    path: list[list[int]] = []  # the rungs each pass encoded, for the report
     try:
         def run(levels: list[int]) -> None:
             nonlocal passes, decoded
@@ -759,12 +762,14 @@ def fit(items: list[FitItem], budget: int, *, overhead: int = 0, workers: int | 
                     want = tuple(li for li in levels if li not in st.by_level)
                     if want:
                         jobs.append(_Job(i, st.item.load, st.item.min_text_px,
-                                         st.item.display_width_pt, want, st.known()))
+                                         st.item.display_width_pt, want, st.known(),
+                                         st.stats))
                 if jobs:
                     batch.append(tuple(jobs))
             if not batch:
                 return
             passes += 1
+            path.append(sorted(levels))
             for done in runner.run(batch):
                 st = states[done.index]
                 st.stats = done.stats
@@ -790,7 +795,7 @@ def fit(items: list[FitItem], budget: int, *, overhead: int = 0, workers: int | 
         runner.close()
     images = [st.best(chosen) for st in states]
     size = sum(len(e.data) for e in images)
-    report = _report(images, size, LADDER[chosen], target, budget, overhead, passes, decoded,
+    report = _report(images, size, LADDER[chosen], target, budget, overhead, path, decoded,
                      time.perf_counter() - t0)
     return FitResult(images, size, LADDER[chosen], target, passes, report, decoded)
 
@@ -810,20 +815,22 @@ def _search(states: list[_State], target: int, budget: int, overhead: int, run,
 
     Each pass predicts every image's size at the untried rungs from its nearest measured
     rungs (a size model in pixels and JPEG quality, anchored on the measured sizes),
-    then measures the first rung predicted to fit and the one below it. The first such
-    pass also measures the bottom rung: that settles TooBig without a pass of its own,
-    and gives every later prediction a second anchor."""
+    then measures the first rung predicted to fit and its two neighbours (predictions
+    are off by a rung either way: PNG sizes are bumpy). The first such pass also
+    measures the bottom rung: that settles TooBig without a pass of its own, and gives
+    every later prediction a second anchor."""
     hi, lo = 0, None  # hi: known not to fit; lo: known to fit
     while lo is None or lo - hi > 1:
         end = lo if lo is not None else BOTTOM + 1
         pred = {li: sum(_predict(st, li) for st in states) for li in range(hi + 1, end)}
         fitting = [li for li in range(hi + 1, end) if pred[li] <= target]
         if fitting:
-            probe = [fitting[0]] + ([fitting[0] + 1] if fitting[0] + 1 < end else [])
+            f = fitting[0]
         elif lo is not None and pred[lo - 1] > target * 1.05:
             break  # clearly nothing above `lo` fits: no pass to confirm it
         else:
-            probe = [end - 1]
+            f = end - 1  # nothing predicted to fit: try the last rungs
+        probe = [li for li in (f - 1, f, f + 1) if hi < li < end]
         if lo is None and BOTTOM not in probe:
             probe.append(BOTTOM)
         run(probe)
@@ -837,28 +844,35 @@ def _search(states: list[_State], target: int, budget: int, overhead: int, run,
     return lo
 
 
-def _model(st: _State, li: int) -> float:
-    """A rough relative size of this image at rung `li` (only ratios matter)."""
-    s = st.stats
-    w, h = level_size(s.width, s.height, LADDER[li], st.item.display_width_pt,
-                      st.item.min_text_px)
-    q = LADDER[li].quality
-    qf = _Q_FACTOR.get(q) or _Q_FACTOR[min(_Q_FACTOR, key=lambda k: abs(k - q))]
-    return (w * h) ** _AREA_EXPONENT * qf
+def _model(st: _State, li: int, fmt: str) -> float:
+    """A rough relative size of this image at rung `li` in format `fmt` (only ratios
+    matter): pixels ** e, times a quality factor for JPEG; PNG ignores quality."""
+    specs = _specs(st.stats, LADDER[li], st.item.display_width_pt, st.item.min_text_px)
+    spec = next((sp for sp in specs if sp.format == fmt), specs[0])
+    m = (spec.width * spec.height) ** _AREA_EXPONENT[spec.format]
+    if spec.format == "jpeg":
+        q = spec.quality
+        m *= _Q_FACTOR.get(q) or _Q_FACTOR[min(_Q_FACTOR, key=lambda k: abs(k - q))]
+    return m
 
 
 def _predict(st: _State, li: int) -> float:
-    """Predicted bytes of this image at the untried rung `li`."""
+    """Predicted bytes of this image at the untried rung `li`, from the measured rungs
+    either side (or the one above, scaled by the model)."""
     a = max(lv for lv in st.by_level if lv <= li)  # nearest measured rung above (0 is)
-    sa = len(st.best(a).data)
-    ma, ml = _model(st, a), _model(st, li)
+    ea = st.best(a)
+    sa = len(ea.data)
     after = [lv for lv in st.by_level if lv >= li]
-    if not after:  # one anchor: scale it by the model
-        return sa * min(1.0, ml / ma)
-    b = min(after)
-    sb = len(st.best(b).data)
-    mb = _model(st, b)
-    if sa <= sb or ma <= mb:
+    if not after:
+        return sa * min(1.0, _model(st, li, ea.format) / _model(st, a, ea.format))
+    eb = st.best(min(after))
+    sb = len(eb.data)
+    if sa <= sb:
+        return sa
+    # interpolate in log size, at where `li` sits between a and b in log model size
+    fmt = eb.format
+    ma, ml, mb = _model(st, a, fmt), _model(st, li, fmt), _model(st, min(after), fmt)
+    if ma <= mb:
         return sa
     t = min(1.0, max(0.0, math.log(ma / ml) / math.log(ma / mb)))
     return math.exp(math.log(sa) + t * (math.log(sb) - math.log(sa)))
@@ -896,7 +910,7 @@ def _too_big_message(states: list[_State], at_floor: int, target: int, budget: i
 
 
 def _report(images: list[EncodedImage], size: int, level: Level, target: int, budget: int,
-            overhead: int, passes: int, decoded: int, seconds: float) -> list[str]:
+            overhead: int, path: list[list[int]], decoded: int, seconds: float) -> list[str]:
     kinds: dict[str, int] = {}
     for e in images:
         k = ("palette PNG" if e.mode == "P" else "grey PNG" if e.format == "png"
@@ -908,7 +922,8 @@ def _report(images: list[EncodedImage], size: int, level: Level, target: int, bu
         f"(cap {_kb(budget)} - {_kb(overhead)} other - {SAFETY:.0%} margin)",
         "encodings: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
         + f"; {scaled} downscaled",
-        f"fit: {passes} pass{'es' if passes != 1 else ''}, {decoded} decodes, {seconds:.2f} s",
+        f"fit: {len(path)} pass{'es' if len(path) != 1 else ''} (rungs "
+        + "; ".join(",".join(map(str, p)) for p in path) + f"), {decoded} decodes, {seconds:.2f} s",
     ]
 
 
