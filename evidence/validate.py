@@ -379,7 +379,16 @@ def _inspect_pdf(pdf: pikepdf.Pdf, path: Path, report: PackageReport, ctx: _Ctx,
         report.checks.append(Check("manifest", "warn", "no manifest (not built by evidence): "
                                    "page integrity, order and recorded fields cannot be checked"))
     else:
-        report.checks.append(_check_manifest(manifest, digests, report))
+        check = _check_manifest(manifest, digests, report)
+        revisions = _revisions(path) - (1 if pdf.is_linearized else 0)
+        if revisions > 1:  # pikepdf writes a package in one piece
+            note = (f"the file was changed after the build ({revisions - 1} incremental "
+                    "update(s)): the images still match, but changed text or drawings on a page "
+                    "cannot be detected")
+            check.findings.append(note)
+            if check.status == "pass":
+                check.status, check.detail = "warn", note
+        report.checks.append(check)
         report.checks.append(_check_order(manifest))
         report.checks.append(_check_fields(manifest))
     if case is not None:
@@ -391,6 +400,21 @@ def _inspect_pdf(pdf: pikepdf.Pdf, path: Path, report: PackageReport, ctx: _Ctx,
     if options.deep:
         ctx.client = _client_for(options, case, manifest)
         ctx.deep_pages = _deep_plan(report, manifest)
+
+
+def _revisions(path: Path, limit: int = 1000) -> int:
+    """How many times the file was written: one `startxref` per revision (bounded scan)."""
+    import mmap
+
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            count, pos = 0, mm.find(b"startxref")
+            while pos != -1 and count < limit:
+                count += 1
+                pos = mm.find(b"startxref", pos + 9)
+            return count
+    except (OSError, ValueError):
+        return 1
 
 
 def _strip_file(text: str, path: Path) -> str:

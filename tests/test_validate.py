@@ -263,6 +263,36 @@ def test_page_added(package, tmp_path):
     assert f"page {n}: a page the manifest does not list (added)" in r.check("manifest").detail
 
 
+def incremental_update(src: Path, dst: Path) -> Path:
+    """Append a revision the way an editor saving in place does: a new Info dictionary,
+    an xref section for it and a trailer pointing back at the previous one."""
+    data = src.read_bytes()
+    with pikepdf.open(src) as pdf:
+        size = int(pdf.trailer.Size)
+        root = pdf.Root.objgen
+    prev = int(data[data.rindex(b"startxref") + 9:].split()[0])
+    body = b"%d 0 obj\n<< /Title (edited in place) >>\nendobj\n" % size
+    start = len(data) + 1
+    xref = start + len(body)
+    tail = (b"\n" + body + b"xref\n%d 1\n%010d 00000 n \n" % (size, start)
+            + b"trailer\n<< /Size %d /Root %d %d R /Info %d 0 R /Prev %d >>\n" % (
+                size + 1, root[0], root[1], size, prev)
+            + b"startxref\n%d\n%%%%EOF\n" % xref)
+    dst.write_bytes(data + tail)
+    return dst
+
+
+def test_incremental_update_after_the_build_is_a_warning(package, tmp_path):
+    edited = incremental_update(package, tmp_path / "edited.pdf")
+    with pikepdf.open(edited) as pdf:
+        assert str(pdf.docinfo.Title) == "edited in place" and not pdf.get_warnings()
+    r = run(edited)
+    assert r.ok and not failed(r)
+    c = r.check("manifest")
+    assert c.status == "warn" and c.detail.startswith("the file was changed after the build "
+                                                      "(1 incremental update(s))")
+
+
 def test_file_grown_over_the_cap(package, tmp_path):
     bad = mutate(package, tmp_path / "big.pdf", pad(4_600_000))
     assert bad.stat().st_size > 4_500_000
