@@ -1316,6 +1316,8 @@ def _apply_deep(report: PackageReport, ctx: _Ctx, per_page: dict, check_fields, 
             r = check_fields(v, *client)
             dates = r.dates
             f.name, f.email = r.name.found, r.email.found
+            if f.kind == "site":  # a website shows no client name or email
+                f.name = f.email = None
         else:
             dates = find_dates(v)
         f.date = dates[0].text if dates else None
