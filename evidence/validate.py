@@ -247,7 +247,7 @@ def validate(paths: Iterable[Path | str], options: ValidateOptions | None = None
         _deep(inspected, options, case)
     if options.thumbnails:
         for report, _ in inspected:
-            if not report.unreadable:
+            if _renderable(report):
                 _thumbnails(report)
     for report, ctx in inspected:
         report.checks.sort(key=lambda c: CHECK_IDS.index(c.id) if c.id in CHECK_IDS else 99)
@@ -1265,6 +1265,24 @@ def _render_for_ocr(pdf_path: Path, plan: list[tuple[int, bool]], folder: Path, 
     return out
 
 
+def _renderable(report: PackageReport) -> bool:
+    """Only a file that reads without repair goes to the renderer: a damaged one (a
+    decompression bomb, an object graph over the budget) could take it anywhere."""
+    c = report.check("readable")
+    return not report.unreadable and c is not None and c.status == "pass"
+
+
+def _not_rendered(report: PackageReport) -> None:
+    note = "--deep: pages not rendered, the file needs repair (see readable)"
+    check = report.check("fields")
+    if check is None:
+        report.checks.append(Check("fields", "fail", note, findings=[note]))
+    else:
+        check.findings.append(note)
+        check.detail = note if check.status == "pass" else f"{check.detail}; {note}"
+        check.status = "fail"
+
+
 def _deep(inspected: list[tuple[PackageReport, _Ctx]], options: ValidateOptions, case) -> None:
     from .errors import InputError
     from .fields import check_fields, find_dates
@@ -1276,6 +1294,9 @@ def _deep(inspected: list[tuple[PackageReport, _Ctx]], options: ValidateOptions,
         jobs: list[tuple[Path, str]] = []
         for k, (report, ctx) in enumerate(inspected):
             if report.unreadable:
+                continue
+            if not _renderable(report):
+                _not_rendered(report)
                 continue
             done = _render_for_ocr(report.file, ctx.deep_pages, folder, f"{k:04d}")
             rendered.append((report, ctx, done))

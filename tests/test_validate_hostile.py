@@ -275,6 +275,8 @@ def test_hostile_file_gets_a_verdict_quickly(corpus, name):
         assert c is not None and c.status == "fail" and words in c.detail, (c.id, c.detail)
     if r.unreadable:
         assert [c.id for c in r.checks] == ["readable"]
+    if r.check("readable").status != "pass":  # never handed to the renderer
+        assert all(p.thumbnail is None for p in r.pages)
 
 
 def _limit_memory():  # runs in the child before exec
@@ -319,6 +321,15 @@ def test_json_for_one_unreadable_file(corpus):
     assert pkg["unreadable"] is True and pkg["bytes"] == 2 * 10**9 and pkg["pages"] == []
     assert pkg["checks"] == [{"id": "readable", "ok": False, "level": "error", "status": "fail",
                               "detail": pkg["checks"][0]["detail"], "findings": [], "pages": []}]
+
+
+def test_deep_does_not_render_a_damaged_file(corpus):
+    """--deep on the decompression bomb: no renderer, no OCR; the fields check says why."""
+    report = validate([corpus["decompression-bomb"]], ValidateOptions(deep=True))
+    (r,) = report.packages
+    assert r.check("fields").status == "fail"
+    assert "pages not rendered, the file needs repair" in r.check("fields").detail
+    assert not any(p.ocr for p in r.pages)
 
 
 def test_missing_file_and_folder(tmp_path):
