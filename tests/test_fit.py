@@ -293,6 +293,14 @@ def test_deterministic_across_runs_and_worker_counts(chats, tmp_path):
     assert [e.data for e in a.images] == [e.data for e in b.images] == [e.data for e in c.images]
 
 
+def test_a_bad_source_in_a_worker_is_an_input_error(chats, tmp_path):
+    items = [item(p) for p in chats[:4]]
+    items.append(FitItem("Exhibit 9 (gone.png)", CropSource(tmp_path / "gone.png", 0, 10),
+                         26.0, 200.0))
+    with pytest.raises(InputError, match="gone.png"):
+        fit(items, 50_000_000, workers=2)
+
+
 def test_unpicklable_loader_runs_in_process(tmp_path):
     img = chat()
     items = [FitItem(f"E{i}", lambda: img.copy(), 40.0, 300.0) for i in range(5)]
