@@ -173,8 +173,7 @@ def check_one(case: Case, shot: ingest.Screenshot, ocr: OcrResult | InputError |
 
 # ------------------------------------------------------------------------------ build
 
-DEFAULT_MAX_BYTES = 4_500_000  # with no processor named: Stripe's practical cap, the common case
-DEFAULT_MAX_PAGES = 49
+DEFAULT_MAX_BYTES, DEFAULT_MAX_PAGES = presets.DEFAULT_MAX_BYTES, presets.DEFAULT_MAX_PAGES
 DEADLINE_WARN_DAYS = 3
 
 

@@ -46,6 +46,11 @@ def load_toml(name: str, path: Path | str | None = None) -> dict:
         raise CaseError(f"not valid TOML: {e}", where) from None
 
 
+# With no processor named, build and validate use Stripe's practical caps: the common case.
+DEFAULT_MAX_BYTES = 4_500_000
+DEFAULT_MAX_PAGES = 49
+
+
 @dataclass(frozen=True)
 class Preset:
     name: str

@@ -49,6 +49,7 @@ from typing import Callable, Iterable
 import pikepdf
 from pikepdf import Name
 
+from . import presets
 from .errors import CaseError, EvidenceError, ExitCode, PackageError
 from .manifest import INFO_PREFIX, MANIFEST_NAME, digests_from_pdf
 from .units import format_size
@@ -70,8 +71,7 @@ THUMB_WIDTH = 170  # px, thumbnails in the HTML report
 DEEP_MIN_DPI = 150  # layout draws text at >= 10 pt: >= ~21 px rendered
 DEEP_MAX_DPI = 400
 DEADLINE_WARN_DAYS = 3
-DEFAULT_MAX_BYTES = 4_500_000  # as `build` without a processor: Stripe's practical cap
-DEFAULT_MAX_PAGES = 49
+DEFAULT_MAX_BYTES, DEFAULT_MAX_PAGES = presets.DEFAULT_MAX_BYTES, presets.DEFAULT_MAX_PAGES
 
 CHECK_IDS = ("readable", "limits", "active-content", "manifest", "order", "fields", "case",
              "deadline")
