@@ -537,6 +537,8 @@ def _run_task(jobs: tuple[_Job, ...], cache_dir: str | None) -> list[_Done]:
             image = _crop(source, job.load)
         else:
             image = job.load()
+            if image.info and image.mode == "RGB":
+                image = image.copy()  # not ours: strip the metadata from a copy
         image = _bare(image if image.mode == "RGB" else image.convert("RGB"))
         stats = job.stats or measure(image)
         encoded: dict = {}
