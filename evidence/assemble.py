@@ -69,6 +69,7 @@ from .errors import EvidenceError
 from .layout import Frame, LayoutError, Rect, Slice, check_page, page_frame
 from .manifest import attach, digests_from_pdf, manifest_from_pdf
 from .ocr.base import Box, OcrLine
+from .fit import EncodedImage  # the fit stage's output, embedded as it is
 from .presets import load_toml
 
 COVER_TEMPLATE = "cover.toml"
@@ -83,16 +84,6 @@ class AssembleError(EvidenceError):
 
 
 # --- the input contract --------------------------------------------------------------
-
-@dataclass(frozen=True)
-class EncodedImage:
-    """An already-encoded image from the fit stage, embedded byte for byte."""
-
-    data: bytes
-    format: str  # "jpeg" | "png"
-    width: int
-    height: int
-
 
 @dataclass(frozen=True)
 class CoverInfo:

@@ -111,7 +111,6 @@ import math
 import multiprocessing
 import os
 import pickle
-import struct
 import sys
 import tempfile
 import time
@@ -124,6 +123,7 @@ import PIL
 from PIL import Image, ImageChops
 
 from .errors import InputError, TooBig
+from . import redact
 from .imageio import open_image, sha256_file
 
 # --- the measured constants (see the module docstring for the figures) -----------------
@@ -182,9 +182,9 @@ class EncodedImage:
     format: str  # "jpeg" | "png"
     width: int
     height: int
-    mode: str  # "RGB" (JPEG), "L" (grey JPEG or PNG), "P" (palette PNG)
-    scale: float  # embedded px / source px (1.0 = not downscaled)
-    quality: int | None  # JPEG quality, None for PNG
+    mode: str = "RGB"  # "RGB" (JPEG), "L" (grey JPEG or PNG), "P" (palette PNG)
+    scale: float = 1.0  # embedded px / source px (1.0 = not downscaled)
+    quality: int | None = None  # JPEG quality, None for PNG
 
     @property
     def size(self) -> int:
@@ -205,9 +205,13 @@ class CropSource:
     top: int
     bottom: int
     sha256: str | None = None
+    redactions: tuple = ()  # redact.Redaction boxes burnt into the pixels before cropping
 
     def __call__(self) -> Image.Image:
-        return _crop(open_image(self.path), self)
+        image = open_image(self.path)
+        if self.redactions:
+            image = redact.apply_to_image(image, self.redactions)
+        return _crop(image, self)
 
 
 @dataclass(frozen=True)
@@ -227,47 +231,6 @@ class FitResult:
     passes: int  # how many times the images were decoded and encoded
     report: list[str] = field(default_factory=list)  # lines for the build log
     decoded: int = 0  # images decoded (0 when the encode cache had everything)
-
-
-def pdf_image(enc: EncodedImage) -> dict:
-    """How to embed `enc` in a PDF without re-encoding it (re-encoding, as reportlab
-    does with PNGs, would undo the fit). JPEG: the file itself under /DCTDecode. PNG:
-    its IDAT stream under /FlateDecode with the PNG predictor, and its palette for an
-    /Indexed colour space. Returns width, height, bits, colorspace ("DeviceRGB",
-    "DeviceGray" or ("Indexed", "DeviceRGB", hival, palette bytes)), filter,
-    decode_parms (None for JPEG) and data."""
-    if enc.format == "jpeg":
-        return {"width": enc.width, "height": enc.height, "bits": 8,
-                "colorspace": "DeviceGray" if enc.mode == "L" else "DeviceRGB",
-                "filter": "DCTDecode", "decode_parms": None, "data": enc.data}
-    data = enc.data
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG")
-    pos, idat, palette, ihdr = 8, [], None, None
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            ihdr = struct.unpack(">IIBBBBB", body)
-        elif kind == b"PLTE":
-            palette = body
-        elif kind == b"IDAT":
-            idat.append(body)
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    w, h, bits, ctype, _, _, interlace = ihdr
-    if interlace or ctype not in (0, 3):
-        raise ValueError("only non-interlaced grey or palette PNGs are produced here")
-    if ctype == 3:
-        cs = ("Indexed", "DeviceRGB", len(palette) // 3 - 1, palette)
-    else:
-        cs = "DeviceGray"
-    return {"width": w, "height": h, "bits": bits, "colorspace": cs, "filter": "FlateDecode",
-            "decode_parms": {"Predictor": 15, "Colors": 1, "BitsPerComponent": bits,
-                             "Columns": w},
-            "data": b"".join(idat)}
 
 
 # --- per-image planning ---------------------------------------------------------------
@@ -581,8 +544,9 @@ class _DiskCache:
         sha = src.sha256 or self.hashes.get(src.path)
         if sha is None:
             sha = self.hashes[src.path] = sha256_file(src.path)
+        boxes = ";".join(",".join(map(str, r.box.to_list())) for r in src.redactions)
         name = hashlib.sha256(f"{SCHEMA}\0{PIL.__version__}\0{sha}\0{src.top}\0{src.bottom}"
-                              .encode()).hexdigest()[:40]
+                              f"\0{boxes}".encode()).hexdigest()[:40]
         return self.directory / name
 
     def lookup(self, job: _Job) -> _Done | None:

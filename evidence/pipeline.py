@@ -130,8 +130,14 @@ def find_duplicates(checks: list[ScreenshotCheck]) -> list[tuple[str, str]]:
     return duplicates.find_duplicates(items)
 
 
+def cache_dir(options: Options, stage: str) -> Path | None:
+    """`--cache-dir` is the root of every cache: OCR results in ocr/, encodings in fit/.
+    None: the stage's default under the user's cache directory."""
+    return options.cache_dir / stage if options.cache_dir else None
+
+
 def ocr_screenshots(shots: list[ingest.Screenshot], options: Options) -> dict:
-    cache = OcrCache(options.cache_dir) if options.use_cache else None
+    cache = OcrCache(cache_dir(options, "ocr")) if options.use_cache else None
     jobs = [(s.path, s.sha256) for s in shots]
     return run_ocr(jobs, options.engine, cache=cache, workers=options.workers,
                    progress=options.progress)
@@ -297,12 +303,15 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
                      + ", ".join(f"{e.check.rel} ({len(e.slices)} pages)" for e in heavy))
 
     items = [fit.FitItem(key=f"Exhibit {e.number} ({e.check.rel})",
-                         load=ExhibitCrop(e.check.shot.path, s.top, s.bottom, tuple(e.redactions)),
+                         load=fit.CropSource(e.check.shot.path, s.top, s.bottom,
+                                             e.check.shot.sha256, tuple(e.redactions)),
                          min_text_px=e.min_text_px(s), display_width_pt=s.image_rect.width)
              for e, s in slices]
     overhead = 30_000 + 6_000 * pages
     for _attempt in range(3):
-        fitted = fit.fit(items, limits.max_bytes, overhead=overhead, workers=options.workers)
+        fitted = fit.fit(items, limits.max_bytes, overhead=overhead, workers=options.workers,
+                         cache_dir=(cache_dir(options, "fit") or fit.default_cache_dir())
+                         if options.use_cache else None)
         exhibit_pages = [_page(e, s, img) for (e, s), img in zip(slices, fitted.images)]
         manifest = make_manifest(case, report, options, exhibits, exhibit_pages, left_out,
                                  cover_pages=pages - len(slices), draft=bool(failures))
@@ -335,7 +344,7 @@ class _OverCap(Exception):
         self.overhead = overhead
 
 
-_PLACEHOLDER = assemble.EncodedImage(b"", "jpeg", 1, 1)
+_PLACEHOLDER = fit.EncodedImage(b"", "jpeg", 1, 1)
 
 
 def locate_highlight(c: ScreenshotCheck) -> Box | None:
@@ -386,24 +395,6 @@ def plan_exhibit(number: int, c: ScreenshotCheck, highlight: Box | None, case: C
         slices = layout.plan_exhibit(ocr.width, ocr.height, layout.find_cut_rows(image), **plan)
         image.close()
     return Exhibit(number, c, highlight, reds, lines, slices)
-
-
-@dataclass(frozen=True)
-class ExhibitCrop:
-    """Picklable loader for the fit stage: the source, redacted, cropped to one slice."""
-
-    path: Path
-    top: int
-    bottom: int
-    redactions: tuple = ()  # redact.Redaction, burnt into the pixels before anything else
-
-    def __call__(self):
-        image = open_image(self.path)
-        if self.redactions:
-            image = redact.apply_to_image(image, self.redactions)
-        if self.top == 0 and self.bottom == image.height:
-            return image
-        return image.crop((0, self.top, image.width, self.bottom))
 
 
 def date_label(c: ScreenshotCheck) -> str:
