@@ -54,13 +54,16 @@ def open_image(path: Path) -> Image.Image:
                         f"image is {w}x{h} pixels, over the {MAX_PIXELS // 1_000_000} Mpx limit",
                         path)
                 im.load()
-                im = ImageOps.exif_transpose(im)
+                if im.getexif().get(0x0112, 1) != 1:  # rotated by EXIF: a copy, upright
+                    im = ImageOps.exif_transpose(im)
                 if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
                     rgba = im.convert("RGBA")
                     flat = Image.new("RGB", rgba.size, "white")
                     flat.paste(rgba, mask=rgba.getchannel("A"))
                     return flat
-                return im.convert("RGB")
+                out = im.convert("RGB")  # a copy that outlives the closed file
+                out.info = {}  # no ICC, EXIF, XMP or text chunks travel further
+                return out
     except InputError:
         raise
     except FileNotFoundError:
