@@ -31,14 +31,21 @@ def build(case: Path, cache: Path, out: Path, *extra: str) -> tuple[float, dict,
     """(seconds, --json result, peak RSS in KiB of the largest process)."""
     cmd = [sys.executable, "-m", "evidence.cli", "build", str(case), "-o", str(out), "--json",
            "--cache-dir", str(cache), "--max-pages", "1000", *extra]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    p = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True,
+                       cwd=ROOT)
     elapsed = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    *err, peak = p.stderr.strip().splitlines()
     if p.returncode != 0:
-        return elapsed, {"error": p.stderr.strip().splitlines()[-1]}, max(peak, before)
-    return elapsed, json.loads(p.stdout), peak
+        return elapsed, {"error": err[-1] if err else "failed"}, int(peak)
+    return elapsed, json.loads(p.stdout), int(peak)
+
+
+# Runs the build in a fresh parent so its peak (and its workers') is not mixed with the
+# OCR warm-up's: RUSAGE_CHILDREN's maxrss is the largest single descendant's.
+_MEASURE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]).returncode; "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+            "sys.exit(r)")
 
 
 def main() -> None:
