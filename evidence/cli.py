@@ -47,13 +47,20 @@ def cli() -> None:
     """Turn a folder of conversation screenshots into one chargeback-ready evidence PDF."""
 
 
+ENGINE = click.option("--engine", type=click.Choice(["rapidocr", "easyocr"]), default="rapidocr",
+                      show_default=True, help="OCR engine (easyocr needs the [easyocr] extra).")
+JOBS = click.option("-j", "--jobs", type=click.IntRange(1, 64),
+                    help="OCR worker processes (default: one per core).")
+CACHE_DIR = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+                         help="Cache folder: OCR results in ocr/, encoded images in fit/ "
+                              "(default: the user's cache dir, honours XDG_CACHE_HOME).")
+
+
 def ocr_options(f):
-    @click.option("--engine", type=click.Choice(["rapidocr", "easyocr"]), default="rapidocr",
-                  show_default=True, help="OCR engine (easyocr needs the [easyocr] extra).")
-    @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-                  help="OCR cache folder (default: the user's cache dir, honours XDG_CACHE_HOME).")
-    @click.option("--no-cache", is_flag=True, help="Do not read or write the OCR cache.")
-    @click.option("-j", "--jobs", type=click.IntRange(1, 64), help="OCR worker processes (default: one per core).")
+    @ENGINE
+    @CACHE_DIR
+    @click.option("--no-cache", is_flag=True, help="Do not read or write the caches.")
+    @JOBS
     @functools.wraps(f)
     def wrapper(*args, engine, cache_dir, no_cache, jobs, **kw):
         from .pipeline import Options
@@ -201,33 +208,26 @@ def build(case_dir: Path, output, max_size, max_pages, processor, page_size, dra
               metavar="SECONDS", help="How long files must be still before a rebuild.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Package path (only when DIR is one case folder).")
-@click.option("--engine", type=click.Choice(["rapidocr", "easyocr"]), default="rapidocr",
-              show_default=True, help="OCR engine (easyocr needs the [easyocr] extra).")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="OCR cache folder (default: the user's cache dir).")
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), help="OCR worker processes (default: one per core).")
+@ENGINE
+@CACHE_DIR
+@JOBS
 @click.option("--processor", help="Processor preset (default: each case's [dispute] processor).")
-@click.option("--max-size", metavar="SIZE", help="Size cap: bytes, or 4.5MB, 4MiB (default: the processor's).")
+@click.option("--max-size", type=SIZE, help="Size cap: bytes, or 4.5MB, 4MiB (default: the processor's).")
 @click.option("--max-pages", type=click.IntRange(1, 10_000), help="Page cap (default: the processor's).")
 def watch_command(root: Path, once: bool, draft: bool, poll: bool, debounce: float,
                   output: Path | None, engine: str, cache_dir: Path | None, jobs: int | None,
-                  processor: str | None, max_size: str | None, max_pages: int | None) -> None:
+                  processor: str | None, max_size: int | None, max_pages: int | None) -> None:
     """Rebuild each case's package when its screenshots, notes or case.toml change.
 
     DIR is a case folder or a folder of case folders. One line per build on stdout;
     status on stderr. Ctrl-C exits 130; SIGTERM exits 0 (abandoning a build in progress).
     """
     from . import pipeline
-    from .units import parse_size
     from .watch import Watcher, serve
 
-    try:
-        max_bytes = parse_size(max_size) if max_size is not None else None
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--max-size") from None
     # The OCR cache stays on: it is what makes a rebuild read only new screenshots.
     options = dict(output=output, draft=draft, engine=engine, cache_dir=cache_dir, use_cache=True,
-                   workers=jobs, processor=processor, max_size=max_bytes, max_pages=max_pages)
+                   workers=jobs, processor=processor, max_size=max_size, max_pages=max_pages)
 
     def builder(case_dir: Path):
         return pipeline.build(case_dir, pipeline.BuildOptions(**options))
@@ -238,21 +238,11 @@ def watch_command(root: Path, once: bool, draft: bool, poll: bool, debounce: flo
     raise click.exceptions.Exit(serve(watcher, once=once))
 
 
-def _validate_size(ctx, param, value):
-    if value is None:
-        return None
-    from .units import parse_size
-    try:
-        return parse_size(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e), ctx, param) from None
-
-
 @cli.command("validate")
 @click.argument("packages", metavar="PACKAGE.pdf...", nargs=-1, required=True,
                 type=click.Path(dir_okay=True, path_type=Path))
 @click.option("--processor", help="Check against this processor's caps (default: the one in the manifest).")
-@click.option("--max-size", callback=_validate_size, help="Size cap: bytes, or 4.5MB, 4MiB.")
+@click.option("--max-size", type=SIZE, help="Size cap: bytes, or 4.5MB, 4MiB.")
 @click.option("--max-pages", type=click.IntRange(1, 100_000), help="Page cap.")
 @click.option("--case", "case_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Case folder: check that no source changed or is missing since the build.")
@@ -262,9 +252,8 @@ def _validate_size(ctx, param, value):
               help="Also write a self-contained HTML report with page thumbnails.")
 @click.option("--client-name", help="Client name for --deep (default: the manifest's or the case's).")
 @click.option("--client-email", help="Client email for --deep (default: the manifest's or the case's).")
-@click.option("--engine", type=click.Choice(["rapidocr", "easyocr"]), default="rapidocr",
-              show_default=True, help="OCR engine for --deep.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), help="OCR worker processes (default: one per core).")
+@ENGINE
+@JOBS
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), hidden=True)
 def validate_command(packages, processor, max_size, max_pages, case_dir, deep, as_json, html_path,
                      client_name, client_email, engine, jobs, today) -> None:
