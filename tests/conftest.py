@@ -52,3 +52,28 @@ def pytest_runtest_setup(item):
             pytest.fail(f"{REQUIRE_EASYOCR_ENV}=1 but the easyocr extra is not installed "
                         f"({', '.join(missing)} missing): pip install \".[easyocr]\"",
                         pytrace=False)
+
+
+# Tests marked `@pytest.mark.poppler` read packages back with poppler-utils and qpdf
+# (pdftotext, pdftoppm, pdffonts, qpdf). A fresh machine without them skips those tests;
+# CI installs them and sets EVIDENCE_REQUIRE_TOOLS=1, where a missing tool fails instead.
+POPPLER_TOOLS = ("qpdf", "pdftotext", "pdffonts", "pdftoppm")
+REQUIRE_TOOLS_ENV = "EVIDENCE_REQUIRE_TOOLS"
+
+
+def poppler_missing() -> list[str]:
+    import shutil
+    return [t for t in POPPLER_TOOLS if shutil.which(t) is None]
+
+
+@pytest.fixture(autouse=True)
+def _poppler_tools(request):
+    if request.node.get_closest_marker("poppler") is None:
+        return
+    missing = poppler_missing()
+    if not missing:
+        return
+    message = (f"needs {', '.join(missing)} (apt-get install poppler-utils qpdf)")
+    if os.environ.get(REQUIRE_TOOLS_ENV, "").strip() == "1":
+        pytest.fail(f"{REQUIRE_TOOLS_ENV}=1 but {message}", pytrace=False)
+    pytest.skip(message)

@@ -19,8 +19,7 @@ from fixtures.generate import phone_series, sample_case
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "fixtures" / "sample-case"
 
-needs_poppler = pytest.mark.skipif(not (shutil.which("pdftotext") and shutil.which("qpdf")),
-                                   reason="poppler-utils and qpdf are installed by .ci/run")
+needs_poppler = pytest.mark.poppler  # skipped without poppler-utils/qpdf, except in CI
 
 
 @pytest.fixture(scope="session")

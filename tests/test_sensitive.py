@@ -39,6 +39,7 @@ def card_case(tmp_path_factory):
     return case
 
 
+@pytest.mark.poppler
 def test_check_reports_and_build_redacts_card_numbers(card_case, tmp_path):
     cache = tmp_path / "cache"
     p = run("check", card_case, "--json", cache=cache)
