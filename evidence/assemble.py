@@ -44,6 +44,7 @@ import errno
 import functools
 import hashlib
 import io
+import json
 import os
 import struct
 import tempfile
@@ -67,7 +68,7 @@ from . import __version__, annotate
 from .annotate import FONT, FONT_BOLD
 from .errors import EvidenceError
 from .layout import Frame, LayoutError, Rect, Slice, check_page, page_frame
-from .manifest import attach, digests_from_pdf, manifest_from_pdf
+from .manifest import attach, content_digests_from_pdf, digests_from_pdf, manifest_from_pdf
 from .ocr.base import Box, OcrLine
 from .fit import EncodedImage  # the fit stage's output, embedded as it is
 from .presets import load_toml
@@ -622,6 +623,9 @@ def build_pdf(cover: CoverInfo, pages: Sequence[ExhibitPage], *,
             del pdf.docinfo["/Author"]
     if pdfa:
         _make_pdfa(pdf)
+    # Page contents are final here: their digests let validate notice a page whose text
+    # or drawings were edited after the build, which image digests alone cannot.
+    manifest = {**manifest, "page_content_sha256": content_digests_from_pdf(pdf)}
     attach(pdf, manifest, pdfa=pdfa)
     expected: list[str | None] = [None] * cover_pages + [im.digest for im in images]
     return pdf, cover_pages, expected
@@ -635,10 +639,12 @@ def _verify(tmp: Path, cover_pages: int, expected: list[str | None], manifest: d
         if got != expected:
             bad = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
             raise AssembleError(f"page {bad + 1}: image stream differs from the input bytes", tmp)
-        import json
-
-        if manifest_from_pdf(pdf, tmp) != json.loads(json.dumps(manifest)):
+        back = manifest_from_pdf(pdf, tmp) or {}
+        contents = back.pop("page_content_sha256", None)
+        if back != json.loads(json.dumps(manifest)):
             raise AssembleError("the manifest does not read back", tmp)
+        if contents != content_digests_from_pdf(pdf):
+            raise AssembleError("page contents changed while saving", tmp)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -129,6 +129,31 @@ def digests_from_pdf(pdf: pikepdf.Pdf) -> list[str | None]:
     return out
 
 
+MAX_CONTENT_BYTES = 16 * 1024 * 1024  # per page; a build's pages hold a few hundred kB
+
+
+def content_digests_from_pdf(pdf: pikepdf.Pdf) -> list[str | None]:
+    """Per page, the SHA-256 of its content streams as decoded (everything drawn on the
+    page: header, note, text layer, stamps); None where it cannot be read or is too big.
+    Decoded, so re-compressing the file does not change it, while editing a page does."""
+    out: list[str | None] = []
+    for page in pdf.pages:
+        contents = page.obj.get("/Contents")
+        streams = [contents] if isinstance(contents, pikepdf.Stream) else list(contents or [])
+        h, total = hashlib.sha256(), 0
+        try:
+            for st in streams:
+                data = st.read_bytes()
+                total += len(data)
+                if total > MAX_CONTENT_BYTES:
+                    raise ValueError("too big")
+                h.update(data)
+            out.append(h.hexdigest())
+        except (pikepdf.PdfError, ValueError, TypeError, AttributeError):
+            out.append(None)
+    return out
+
+
 def image_stream_digests(pdf_path: Path | str) -> list[str | None]:
     """Per page, the SHA-256 (hex) of its image stream's raw bytes; None for pages without."""
     with _open(pdf_path) as pdf:

@@ -51,7 +51,7 @@ from pikepdf import Name
 
 from . import presets
 from .errors import CaseError, EvidenceError, ExitCode, PackageError
-from .manifest import INFO_PREFIX, MANIFEST_NAME, digests_from_pdf
+from .manifest import INFO_PREFIX, MANIFEST_NAME, content_digests_from_pdf, digests_from_pdf
 from .units import format_size
 
 # --- limits on what we read ----------------------------------------------------------
@@ -379,7 +379,7 @@ def _inspect_pdf(pdf: pikepdf.Pdf, path: Path, report: PackageReport, ctx: _Ctx,
         report.checks.append(Check("manifest", "warn", "no manifest (not built by evidence): "
                                    "page integrity, order and recorded fields cannot be checked"))
     else:
-        check = _check_manifest(manifest, digests, report)
+        check = _check_manifest(manifest, digests, report, content_digests_from_pdf(pdf))
         revisions = _revisions(path) - (1 if pdf.is_linearized else 0)
         if revisions > 1:  # pikepdf writes a package in one piece
             note = (f"the file was changed after the build ({revisions - 1} incremental "
@@ -772,7 +772,8 @@ def _label(row: dict) -> str:
     return f"exhibit {ex if ex is not None else '?'}, {src}{part}"
 
 
-def _check_manifest(manifest: dict, digests: list[str | None], report: PackageReport) -> Check:
+def _check_manifest(manifest: dict, digests: list[str | None], report: PackageReport,
+                    content: list[str | None] | None = None) -> Check:
     rows = _list_of_dicts(manifest.get("pages"))
     cover = _int(manifest.get("cover_pages"))
     count = _int(manifest.get("page_count"))
@@ -884,6 +885,13 @@ def _check_manifest(manifest: dict, digests: list[str | None], report: PackageRe
         rows_of = [_int(r.get("page")) for r in rows if _int(r.get("exhibit")) == ex]
         if isinstance(listed, list) and listed != rows_of:
             findings.append(f"exhibit {ex}: the manifest's exhibit and page lists disagree")
+    contents = manifest.get("page_content_sha256")
+    if isinstance(contents, list) and len(contents) == n == m and content is not None:
+        for j, (want, got) in enumerate(zip(contents, content)):
+            if isinstance(want, str) and want != got and j + 1 not in named:
+                findings.append(f"page {j + 1} ({labels[j]}): its text or drawings were "
+                                "changed after the build")
+                mark(j, "changed", "text or drawings differ from the build")
     findings = list(dict.fromkeys(findings))
     if findings:
         return Check("manifest", "fail", "; ".join(findings[:4]) +

@@ -252,6 +252,19 @@ def test_exhibit_image_replaced(package, tmp_path):
     assert c.pages == [row["page"]] and r.pages[row["page"] - 1].image == "changed"
 
 
+def test_text_edited_after_the_build_names_the_page(package, tmp_path):
+    """Changing what a page says (here: the cover's amount) keeps every image digest,
+    but not the page's content digest."""
+    def edit_cover(pdf):
+        page = pdf.pages[0]
+        page.contents_add(pikepdf.Stream(pdf, b"q 1 1 1 rg 100 100 200 20 re f Q"), prepend=False)
+    bad = mutate(package, tmp_path / "edited.pdf", edit_cover)
+    r = run(bad)
+    assert failed(r) == {"manifest"}
+    c = r.check("manifest")
+    assert c.pages == [1] and "page 1 (cover page)" in c.detail
+
+
 def test_page_added(package, tmp_path):
     m = manifest_of(package)
 
@@ -609,9 +622,11 @@ def test_deep_confirms_fields_and_catches_an_illegible_exhibit(package, tmp_path
     ex = next(e for e in m["exhibits"] if e["exhibit"] == row["exhibit"])
     assert p.date is not None
     assert good.pages[row["page"] - 1].date == ex["date_text"]
-    # the image stream is untouched, so only OCR can tell that the page shows nothing
-    assert bad.check("manifest").status == "pass"
-    assert failed(bad) == {"fields"}
+    # the image stream is untouched: the page's content digest and OCR both tell that the
+    # page no longer shows what was built
+    assert failed(bad) == {"fields", "manifest"}
+    assert bad.check("manifest").pages == [row["page"]]
+    assert "text or drawings were changed" in bad.check("manifest").detail
     c = bad.check("fields")
     assert (f"exhibit {row['exhibit']} ({row['source']}, page {row['page']}): date, name, email "
             "not legible on the page (OCR)") in c.detail
