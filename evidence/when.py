@@ -176,12 +176,13 @@ def resolve_when(hits: list[DateHit], *, filename_time: datetime | None,
                      "file's mtime; set one by hand")
 
 
-_NUM_SPLIT = re.compile(r"(\d+)")
+_NUM_SPLIT = re.compile(r"([0-9]+)")
 
 
 def _natural(s: str) -> tuple:
     """`img2` before `img10`; case-insensitive."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.casefold())
+    # ASCII digits only: str.isdigit() is also true for "¹", which int() refuses
+    return tuple((0, int(p), "") if p.isascii() and p.isdigit() else (1, 0, p.casefold())
                  for p in _NUM_SPLIT.split(s) if p)
 
 
