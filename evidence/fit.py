@@ -108,7 +108,6 @@ import hashlib
 import io
 import json
 import math
-import multiprocessing
 import os
 import pickle
 import sys
@@ -124,6 +123,7 @@ from PIL import Image, ImageChops
 
 from .errors import InputError, TooBig
 from . import redact
+from .workers import pool_context
 from .imageio import open_image, sha256_file
 
 # --- the measured constants (see the module docstring for the figures) -----------------
@@ -639,7 +639,7 @@ class _Runner:
         if self.workers == 1 or len(tasks) < 2:
             return [d for t in tasks for d in _run_task(t, self.cache_dir)]
         if self.pool is None:
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=_mp_context())
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=pool_context())
         futures = [self.pool.submit(_run_task, t, self.cache_dir) for t in tasks]
         return [d for f in futures for d in f.result()]
 
@@ -655,16 +655,6 @@ def _picklable(obj) -> bool:
         return True
     except Exception:
         return False
-
-
-def _mp_context():
-    """fork where it exists and is safe (no threaded ML runtime loaded in this
-    process): it starts in ~0.15 s against ~0.75 s for spawn on the 2-core box."""
-    methods = multiprocessing.get_all_start_methods()
-    risky = any(m in sys.modules for m in ("onnxruntime", "torch"))
-    if "fork" in methods and not risky and sys.platform.startswith("linux"):
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
 
 
 # --- the fit --------------------------------------------------------------------------

@@ -9,7 +9,6 @@ that cannot be read gives an InputError in its place; the others go on.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Mapping
@@ -20,6 +19,7 @@ from typing import Any, Union
 
 from ..errors import EngineError, InputError
 from ..imageio import open_image
+from ..workers import pool_context
 from .base import Box, Engine, OcrLine, OcrResult
 from .cache import CacheWarning, OcrCache, default_cache_dir
 from .easy import EasyEngine
@@ -179,9 +179,9 @@ def run_ocr(jobs: list[tuple[Path, str]], engine_name: str, *, cache: OcrCache |
 
 def _run_pool(misses: dict[str, list[Path]], factory, settings, key: str, n: int,
               deliver, engine_name: str, cached: bool) -> None:
-    # spawn: a fresh interpreter per worker, safe with the threads torch and onnxruntime
-    # start, and the same on every OS. Workers see this process's environment as it is now.
-    ctx = multiprocessing.get_context("spawn")
+    # Workers build their engine in the initializer; forked only while no ML runtime is
+    # loaded here (see workers.pool_context).
+    ctx = pool_context()
     executor = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
                                    initargs=(factory, settings, key))
     try:

@@ -54,6 +54,10 @@ DEFAULT_DET_LIMIT_TYPE = "max"
 DEFAULT_DET_LIMIT_SIDE_LEN = 1280
 DEFAULT_USE_CLS = False
 DEFAULT_MAX_SIDE_LEN = 4000  # rapidocr's own default for Global.max_side_len is 2000
+# Lines are recognised one at a time: with one thread per worker, batches of 6 only pad
+# short lines to the widest one. Measured on 6 fixture phone shots (585x1266, 11-16 lines):
+# recognition 0.50-0.58 s per image at batch 6, 0.43 s at batch 1, same text.
+REC_BATCH = 1
 
 # The models that ship in the rapidocr wheel (rapidocr 3.x default configuration).
 DET_MODEL = "PP-OCRv6_det_small.onnx"
@@ -102,6 +106,10 @@ class RapidEngine:
             "Det.limit_side_len": s["det_limit_side_len"],
             "Det.model_path": str(model_dir / DET_MODEL),
             "Rec.model_path": str(model_dir / REC_MODEL),
+            "Rec.rec_batch_num": REC_BATCH,
+            # onnxruntime's memory arena: reused buffers across images, ~7-10 % less time
+            # per image in a long-lived worker (same output, so not part of the key)
+            "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
             "Cls.model_path": str(model_dir / CLS_MODEL),
             "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
@@ -133,7 +141,7 @@ class RapidEngine:
                           ([DET_MODEL, REC_MODEL] + ([CLS_MODEL] if s["use_cls"] else [])))
         return (f"rapidocr-{rapidocr_version()};models={models};"
                 f"det={s['det_limit_type']}{s['det_limit_side_len']};"
-                f"cls={int(s['use_cls'])};max_side={s['max_side_len']}")
+                f"cls={int(s['use_cls'])};max_side={s['max_side_len']};rec_batch={REC_BATCH}")
 
     def key(self) -> str:
         return self._key
