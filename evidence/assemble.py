@@ -40,14 +40,12 @@ temporary file is removed and a previous package is left as it was.
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import functools
 import hashlib
 import io
 import json
 import os
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +65,7 @@ from reportlab.platypus import Frame as RlFrame, Paragraph, Spacer, Table, Table
 from . import __version__, annotate
 from .annotate import FONT, FONT_BOLD
 from .errors import EvidenceError
+from .output import atomic_path, write_failed
 from .layout import Frame, LayoutError, Rect, Slice, check_page, page_frame
 from .manifest import attach, content_digests_from_pdf, digests_from_pdf, manifest_from_pdf
 from .ocr.base import Box, OcrLine
@@ -74,10 +73,6 @@ from .fit import EncodedImage  # the fit stage's output, embedded as it is
 from .presets import load_toml
 
 COVER_TEMPLATE = "cover.toml"
-
-
-class OutputError(EvidenceError):
-    """The package cannot be written where asked (folder missing or unwritable, disk full)."""
 
 
 class AssembleError(EvidenceError):
@@ -647,77 +642,25 @@ def _verify(tmp: Path, cover_pages: int, expected: list[str | None], manifest: d
             raise AssembleError("page contents changed while saving", tmp)
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable (best effort: not every platform can open a folder)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _temp_in(folder: Path, name: str) -> tuple[int, Path]:
-    if not folder.exists():
-        raise OutputError("output folder does not exist", folder)
-    if not folder.is_dir():
-        raise OutputError("output folder is not a folder", folder)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
-    except PermissionError:
-        raise OutputError("output folder is not writable", folder) from None
-    except OSError as e:
-        raise OutputError(f"cannot write in output folder: {e.strerror or e}", folder) from None
-    return fd, Path(tmp)
-
-
 def assemble(out_path: Path | str, cover: CoverInfo, pages: Sequence[ExhibitPage], *,
              page_size: tuple[float, float] | str = "letter", draft_failures: int | None = None,
              manifest: dict, pdfa: bool = False,
              wording: Wording | None = None) -> AssembleResult:
     """Write the evidence PDF to `out_path` atomically; see the module docstring."""
     out = Path(out_path)
-    if out.is_dir():
-        raise OutputError("output path is a folder, not a file name", out)
-    folder = out.parent if str(out.parent) else Path(".")
-    fd, tmp = _temp_in(folder, out.name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pdf, cover_pages, expected = build_pdf(
-                cover, pages, page_size=page_size, draft_failures=draft_failures,
-                manifest=manifest, pdfa=pdfa, wording=wording)
-            with pdf:
-                try:
+    with atomic_path(out) as tmp:
+        pdf, cover_pages, expected = build_pdf(
+            cover, pages, page_size=page_size, draft_failures=draft_failures,
+            manifest=manifest, pdfa=pdfa, wording=wording)
+        with pdf:
+            try:
+                with open(tmp, "wb") as f:
                     pdf.save(f, deterministic_id=True,
                              object_stream_mode=pikepdf.ObjectStreamMode.generate)
                     f.flush()
                     os.fsync(f.fileno())
-                except OSError as e:
-                    if e.errno == errno.ENOSPC:
-                        raise OutputError("disk full while writing the PDF", out) from None
-                    raise OutputError(f"cannot write: {e.strerror or e}", out) from None
-        _verify(tmp, cover_pages, expected, manifest)
-        mode = 0o644
-        try:
-            mode = out.stat().st_mode & 0o777
-        except OSError:
-            pass
-        os.chmod(tmp, mode)
+            except OSError as e:
+                raise write_failed(e, out) from None
+        _verify(tmp, cover_pages, expected, manifest)  # before it may replace a good package
         size = tmp.stat().st_size
-        try:
-            os.replace(tmp, out)
-        except OSError as e:
-            raise OutputError(f"cannot move the finished PDF into place: {e.strerror or e}",
-                              out) from None
-        _fsync_dir(folder)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
     return AssembleResult(out, size, len(expected), cover_pages, expected)

@@ -110,7 +110,6 @@ import json
 import math
 import os
 import pickle
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor

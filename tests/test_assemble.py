@@ -17,7 +17,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from evidence import assemble as asm
-from evidence.assemble import (AssembleError, CoverInfo, EncodedImage, ExhibitPage, OutputError,
+from evidence.output import OutputError
+from evidence.assemble import (AssembleError, CoverInfo, EncodedImage, ExhibitPage,
                                assemble, stream_digest)
 from evidence.errors import CaseError, EvidenceError
 from evidence.layout import find_cut_rows, page_frame, plan_exhibit

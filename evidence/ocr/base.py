@@ -56,6 +56,21 @@ class OcrLine:
         return cls(str(d["text"]), Box.from_list(d["box"]), float(d["conf"]))
 
 
+def lines_from_quads(found) -> list[OcrLine]:
+    """Engines report (quadrilateral, text, confidence); keep non-empty text, with the
+    quad's axis-aligned bounding box and the confidence clamped to [0, 1]."""
+    lines = []
+    for quad, text, conf in found:
+        text = str(text).strip()
+        if not text:
+            continue
+        xs = [float(p[0]) for p in quad]
+        ys = [float(p[1]) for p in quad]
+        lines.append(OcrLine(text, Box(min(xs), min(ys), max(xs), max(ys)),
+                             max(0.0, min(1.0, float(conf)))))
+    return lines
+
+
 @dataclass(frozen=True)
 class OcrResult:
     """All the text an engine found on one image, top to bottom."""

@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import EngineError
-from .base import Box, OcrLine
+from .base import OcrLine, lines_from_quads
 
 ENV_MODELS = "EVIDENCE_EASYOCR_MODELS"
 INSTALL_HINT = 'pip install "evidence[easyocr]"'
@@ -190,16 +190,7 @@ class EasyEngine:
         # gives it RGB, so RGB is what we pass.
         with _quiet_torch():
             found = self._reader.readtext(np.asarray(image), paragraph=False, detail=1)
-        lines = []
-        for quad, text, conf in found:
-            text = str(text).strip()
-            if not text:
-                continue
-            xs = [float(p[0]) for p in quad]
-            ys = [float(p[1]) for p in quad]
-            lines.append(OcrLine(text, Box(min(xs), min(ys), max(xs), max(ys)),
-                                 max(0.0, min(1.0, float(conf)))))
-        return lines
+        return lines_from_quads(found)
 
 
 @contextlib.contextmanager

@@ -48,7 +48,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import EngineError
-from .base import Box, OcrLine
+from .base import OcrLine, lines_from_quads
 
 DEFAULT_DET_LIMIT_TYPE = "max"
 DEFAULT_DET_LIMIT_SIDE_LEN = 1280
@@ -155,16 +155,7 @@ class RapidEngine:
         scores = getattr(out, "scores", None)
         if not txts or boxes is None or scores is None:
             return []
-        lines = []
-        for quad, text, score in zip(boxes, txts, scores):
-            text = str(text).strip()
-            if not text:
-                continue
-            xs = [float(p[0]) for p in quad]
-            ys = [float(p[1]) for p in quad]
-            lines.append(OcrLine(text, Box(min(xs), min(ys), max(xs), max(ys)),
-                                 max(0.0, min(1.0, float(score)))))
-        return lines
+        return lines_from_quads(zip(boxes, txts, scores))
 
 
 def _check_settings(det_limit_type, det_limit_side_len, use_cls, max_side_len) -> dict:
