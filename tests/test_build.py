@@ -13,8 +13,7 @@ import pytest
 from evidence import fields
 from evidence.manifest import image_stream_digests, read_manifest
 from evidence.ocr import run_ocr
-from evidence.ocr.cache import OcrCache
-from fixtures.generate import phone_series, sample_case
+from fixtures.generate import phone_series
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "fixtures" / "sample-case"
