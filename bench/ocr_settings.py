@@ -46,6 +46,8 @@ CONFIGS = {
                                         use_cls=False, max_side_len=4000),
     "max 960, no cls, side 4000": dict(det_limit_type="max", det_limit_side_len=960,
                                        use_cls=False, max_side_len=4000),
+    "max 1024, no cls, side 4000": dict(det_limit_type="max", det_limit_side_len=1024,
+                                        use_cls=False, max_side_len=4000),
 }
 
 # (width, height, pixels per point): common phone screenshot sizes.
