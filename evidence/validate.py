@@ -1398,6 +1398,28 @@ def _apply_deep(report: PackageReport, ctx: _Ctx, per_page: dict, check_fields, 
         check.detail += note
         if check.status == "pass":
             check.status = "warn"
+    report.checks.append(_check_card_numbers(per_page))
+
+
+def _check_card_numbers(per_page: dict) -> Check:
+    """--deep: no page may still show a full card number (processors refuse them). What
+    is reported names the page and the last four digits, never the number."""
+    from .redact import find_redactions
+
+    findings, pages = [], []
+    for page_no, lines in sorted(per_page.items()):
+        if isinstance(lines, str):
+            continue
+        labels = sorted({r.label for r in find_redactions(lines) if r.kind == "card"})
+        if labels:
+            findings.append(f"page {page_no}: a full card number is readable ({', '.join(labels)})")
+            pages.append(page_no)
+    if findings:
+        return Check("card-numbers", "fail", "; ".join(findings[:3]) +
+                     (f" (+{len(findings) - 3} more)" if len(findings) > 3 else ""),
+                     findings=findings, pages=pages)
+    return Check("card-numbers", "pass",
+                 f"no full card number read by OCR on {len(per_page)} rendered page(s)")
 
 
 # --- thumbnails ----------------------------------------------------------------------

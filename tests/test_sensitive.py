@@ -94,3 +94,26 @@ def test_duplicates_reported_left_out_and_kept_on_request(card_case, tmp_path):
     assert "left out" in p.stderr
     p = run("build", case, "-o", tmp_path / "b.pdf", "--json", "--keep-duplicates", cache=cache)
     assert len(json.loads(p.stdout)["order"]) == 4
+
+
+def test_validate_deep_fails_a_package_that_shows_a_card_number(card_case, tmp_path):
+    """An unredacted page (a PDF made straight from the screenshot) fails `card-numbers`
+    and names the page; the package evidence built from the same case passes it."""
+    raw = tmp_path / "raw.pdf"
+    with Image.open(card_case / "screenshots" / "IMG_100.png") as im:
+        im.convert("RGB").save(raw, resolution=150)
+    built = tmp_path / "built.pdf"
+    assert run("build", card_case, "-o", built, cache=tmp_path / "cache").returncode == 0
+    args = ["validate", raw, built, "--deep", "--json", "--client-name", "Jane Cooper",
+            "--client-email", "jane.cooper@example.com"]
+    p = subprocess.run([sys.executable, "-m", "evidence.cli", *map(str, args)],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert "Traceback" not in p.stderr
+    report = {Path(x["file"]).name: x for x in json.loads(p.stdout)["packages"]}
+    cards = {name: next(c for c in r["checks"] if c["id"] == "card-numbers")
+             for name, r in report.items()}
+    assert cards["raw.pdf"]["ok"] is False and "page 1" in cards["raw.pdf"]["detail"]
+    assert "card ending 1111" in cards["raw.pdf"]["detail"]
+    assert "4111 1111 1111 1111" not in p.stdout
+    assert cards["built.pdf"]["ok"] is True
+    assert p.returncode == 1
