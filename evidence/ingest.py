@@ -22,7 +22,9 @@ MAX_NOTE_BYTES = 64 * 1024
 IGNORED = ("._*", ".*", "Thumbs.db", "desktop.ini", "*.part", "*.crdownload", "*.tmp",
            "*.temp", "~$*", "*.swp", "*.swx", "*~", "#*#", "*.download")
 UNSUPPORTED_IMAGES = {".heic", ".heif", ".gif", ".bmp", ".tif", ".tiff", ".avif"}
-MAX_FILES = 10_000
+# No processor takes more than 100 pages; a folder with more images than this is a
+# mistake (a whole photo library dropped in), and reading it all would take hours.
+MAX_IMAGES = 1_000
 
 
 @dataclass(frozen=True)
@@ -58,18 +60,22 @@ def discover(case: Case, *, exclude: set[Path] = frozenset()) -> Ingested:
     found: dict[str, Path] = {}
     shot_dir = root / SCREENSHOT_DIR
     if shot_dir.is_dir():
+        extra = 0
         for path in _walk(shot_dir, problems):
             rel = path.relative_to(root).as_posix()
             suffix = path.suffix.lower()
             if suffix in IMAGE_SUFFIXES:
-                found[rel] = path
+                if len(found) < MAX_IMAGES:
+                    found[rel] = path
+                else:
+                    extra += 1
             elif suffix in UNSUPPORTED_IMAGES:
                 problems.append(InputError(
                     f"{suffix[1:].upper()} is not supported; export it as PNG or JPEG", path))
-            if len(found) > MAX_FILES:
-                problems.append(InputError(f"more than {MAX_FILES} images; the rest are ignored",
-                                           shot_dir))
-                break
+        if extra:
+            problems.append(InputError(
+                f"{MAX_IMAGES + extra} images, more than the {MAX_IMAGES} a case may hold; "
+                f"the first {MAX_IMAGES} by path are used, {extra} ignored", shot_dir))
     for rel in case.entries:
         if rel not in found:
             path = root / rel

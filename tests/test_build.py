@@ -173,3 +173,26 @@ def test_highlight_missing_from_screenshot_is_a_failure(tmp_path, ocr_cache):
     p = evidence("build", case, "--draft", "--json", "-o", tmp_path / "x.pdf", cache=ocr_cache,
                  check=0)
     assert "screenshots/IMG_4471.png" in json.loads(p.stdout)["failed"]
+
+
+def test_a_20000_px_capture_is_split_across_pages_not_shrunk(tmp_path, ocr_cache):
+    from fixtures.generate import tall_screenshot
+    case = tmp_path / "case"
+    (case / "screenshots").mkdir(parents=True)
+    (case / "case.toml").write_text('[client]\nname = "Jane Cooper"\n'
+                                    'email = "jane.cooper@example.com"\n')
+    tall_screenshot(height=20000).save(case / "screenshots" / "scroll.png")
+    out = tmp_path / "p.pdf"
+    p = evidence("build", case, "-o", out, "--json", cache=ocr_cache, check=0)
+    result = json.loads(p.stdout)
+    m = read_manifest(out)
+    (exhibit,) = m["exhibits"]
+    assert len(exhibit["pages"]) >= 5 and result["pages"] == 1 + len(exhibit["pages"])
+    parts = [row for row in m["pages"]]
+    assert [r["part"] for r in parts] == list(range(1, len(parts) + 1))
+    # every page's image keeps the capture's full width: split, never shrunk to fit
+    import pikepdf
+    with pikepdf.open(out) as pdf:
+        from evidence.manifest import page_image
+        widths = {int(page_image(pdf.pages[r["page"] - 1]).Width) for r in parts}
+    assert min(widths) >= 500

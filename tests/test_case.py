@@ -88,3 +88,51 @@ def test_symlink_entry_escaping_the_case_is_refused(tmp_path):
     with pytest.raises(CaseError, match="outside the case folder"):
         load_case(write(tmp_path, '[client]\nname="A"\nemail="a@b.co"\n'
                                   '[[screenshot]]\nfile = "screenshots/evil.png"\n'))
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_toml_scalars = st.one_of(st.text(max_size=30), st.integers(), st.floats(allow_nan=False),
+                          st.booleans(), st.dates(), st.datetimes())
+_toml_values = st.recursive(_toml_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(min_size=1, max_size=10), inner,
+                                                 max_size=4)), max_leaves=12)
+_keys = st.sampled_from(["client", "dispute", "package", "redact", "screenshot", "name",
+                         "email", "file", "note", "kind", "date", "respond_by", "patterns",
+                         "output", "highlight"])
+_docs = st.dictionaries(_keys, st.one_of(_toml_values,
+                                         st.dictionaries(_keys, _toml_values, max_size=5),
+                                         st.lists(st.dictionaries(_keys, _toml_values,
+                                                                  max_size=5), max_size=3)),
+                        max_size=5)
+
+
+@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=_docs)
+def test_loader_only_raises_case_error_on_any_structure(tmp_path, doc):
+    import tomli_w
+    try:
+        text = tomli_w.dumps(doc)
+    except (TypeError, ValueError):
+        return
+    (tmp_path / "case.toml").write_text(text, encoding="utf-8")
+    try:
+        case = load_case(tmp_path)
+    except CaseError as e:
+        assert "\n" not in str(e)
+        return
+    assert case.client.name and "@" in case.client.email
+    for rel in case.entries:  # whatever loaded stays inside the case folder
+        assert (tmp_path.resolve() / rel).resolve().is_relative_to(tmp_path.resolve())
+
+
+@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=400) | st.text(max_size=400).map(str.encode))
+def test_loader_only_raises_case_error_on_any_bytes(tmp_path, raw):
+    (tmp_path / "case.toml").write_bytes(raw)
+    try:
+        load_case(tmp_path)
+    except CaseError as e:
+        assert "\n" not in str(e)

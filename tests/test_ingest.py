@@ -83,3 +83,24 @@ def test_ingest_never_modifies_sources(tmp_path):
 def test_ignore_rules():
     assert is_ignored(".DS_Store") and is_ignored("Thumbs.db") and is_ignored("x.part")
     assert not is_ignored("IMG_0001.png")
+
+
+def test_a_folder_of_ten_thousand_files_is_bounded(tmp_path):
+    import time
+
+    from evidence import ingest
+    root = make_case(tmp_path)
+    s = root / "screenshots"
+    data = (tmp_path / "one.png")
+    png(data)
+    blob = data.read_bytes()
+    for i in range(10_000):
+        (s / f"IMG_{i:05d}.png").write_bytes(blob)
+    t = time.perf_counter()
+    found = discover(load_case(root))
+    elapsed = time.perf_counter() - t
+    assert len(found.screenshots) == ingest.MAX_IMAGES
+    assert found.screenshots[-1].rel == f"screenshots/IMG_{ingest.MAX_IMAGES - 1:05d}.png"
+    (problem,) = found.problems
+    assert "10000 images" in problem.message and "9000 ignored" in problem.message
+    assert elapsed < 30
