@@ -2,6 +2,7 @@
 composes them, so it reads as the table of contents of `check` and `build`."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Callable
 
 from . import assemble, duplicates, fields, fit, ingest, layout, presets, redact, when
 from .case import Case, load_case
+from .assemble import AssembleError
 from .errors import ChecksFailed, InputError, TooBig
 from .imageio import open_image
 from .ocr import run_ocr
@@ -260,7 +262,7 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
     today = options.today or dt.date.today()
     case = load_case(case_dir)
     out = Path(options.output) if options.output else case.default_output
-    options.exclude = options.exclude | {out}
+    options = dataclasses.replace(options, exclude=options.exclude | {out})  # never ingest it
     limits = resolve_limits(case, options)
     report = check(case.root, options)
     warnings: list[str] = []
@@ -321,6 +323,9 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
                     tmp, cover, exhibit_pages, page_size=limits.page_size,
                     draft_failures=len(failures) if options.draft and failures else None,
                     manifest=manifest, pdfa=limits.pdfa)
+                if result.cover_pages != manifest["cover_pages"]:  # the manifest's page list
+                    raise AssembleError(f"cover took {result.cover_pages} pages, the manifest "
+                                        f"says {manifest['cover_pages']}", out)
                 if result.bytes > limits.max_bytes:
                     raise _OverCap(result.bytes - sum(len(i.data) for i in fitted.images))
         except _OverCap as over:
