@@ -245,7 +245,7 @@ def test_second_run_does_no_ocr_and_builds_no_engine(tmp_path, fake):
     assert log_count(log, "call") == 4
     builds = list(log.glob("built-*"))
     # In worker processes, each of which built its engine once.
-    assert 1 <= len(builds) <= 2
+    assert len(builds) in (1, 2)  # one engine per worker that got work, never per image
     assert len({b.name.split("-")[1] for b in builds}) == len(builds)
     assert str(os.getpid()) not in {b.name.split("-")[1] for b in builds}
     assert seen[0] == (0, 4) and seen[-1] == (4, 4) and len(seen) == 5
