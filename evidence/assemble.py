@@ -92,6 +92,7 @@ class CoverInfo:
     ticket: str = ""
     respond_by: dt.date | None = None
     today: dt.date | None = None  # for "N days left"; default: the local date
+    rebuttal: str = ""  # the letter (plain text), set on its own page after the cover
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class ExhibitPage:
     lines: Sequence[OcrLine]  # OCR lines on this slice, source px of the whole screenshot
     slice: Slice
     image: EncodedImage
+    group: str = ""  # index group (templates/reasons.toml [groups]); "" for none
 
     @property
     def part(self) -> int:  # 1-based page within the exhibit
@@ -333,6 +335,7 @@ class _Entry:
     note: str
     first: int = 0
     last: int = 0
+    group: str = ""
 
 
 def _entries(w: Wording, pages: Sequence[ExhibitPage], cover_pages: int) -> list[_Entry]:
@@ -342,7 +345,8 @@ def _entries(w: Wording, pages: Sequence[ExhibitPage], cover_pages: int) -> list
         if out and out[-1].exhibit == p.exhibit and p.part > 1:
             out[-1].last = page_no
             continue
-        out.append(_Entry(p.exhibit, _dated(w, p), p.source, p.note or "", page_no, page_no))
+        out.append(_Entry(p.exhibit, _dated(w, p), p.source, p.note or "", page_no, page_no,
+                          getattr(p, "group", "")))
     return out
 
 
@@ -401,7 +405,13 @@ def _cover_story(w: Wording, cover: CoverInfo, entries: list[_Entry], width: flo
     max_chars = int(w.data.get("index", {}).get("note_max_chars", 180))
     head = [_p(c["label"], st["th"]) for c in columns]
     body = []
+    headings = []  # rows that name an index group (exhibits grouped by type)
     for e in entries:
+        if e.group and (not body or e.group != last_group):
+            from .reasons import group_label
+            headings.append(len(body) + 1)
+            body.append([_p(group_label(e.group), st["label"])] + [""] * (len(columns) - 1))
+        last_group = e.group
         pages = w.say("index.pages_one", first=e.first) if e.first == e.last else \
             w.say("index.pages_many", first=e.first, last=e.last)
         cells = {"exhibit": str(e.exhibit), "date": e.date, "source": e.source,
@@ -417,8 +427,25 @@ def _cover_story(w: Wording, cover: CoverInfo, entries: list[_Entry], width: flo
         ("LINEBELOW", (0, 1), (-1, -1), 0.4, Color(0.7, 0.7, 0.7)),
         ("BOX", (0, 0), (-1, -1), 0.75, black),
         ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
-    ]))
+    ] + [c for r in headings for c in (("SPAN", (0, r), (-1, r)),
+                                        ("BACKGROUND", (0, r), (-1, r), HexColor("#DDDDDD")))]))
     story.append(t)
+    return story
+
+
+def _letter_story(text: str) -> list:
+    """The rebuttal letter (see rebuttal.py): its own page after the cover."""
+    from .rebuttal import load_toml, paragraphs
+    if not text.strip():
+        return []
+    st = _styles()
+    body = ParagraphStyle("letter", parent=st["intro"], fontSize=11, leading=14.5, spaceAfter=7)
+    brk = Spacer(1, 0)
+    brk.evidence_new_page = True
+    story: list = [brk, _p(str(load_toml("rebuttal.toml").get("title", "Rebuttal")),
+                                   st["title"]), Spacer(1, 8)]
+    for para in paragraphs(text):
+        story.append(_p(para, body))
     return story
 
 
@@ -439,7 +466,7 @@ def _draw_cover(c, w: Wording, frame: Frame, cover: CoverInfo, entries: list[_En
     """Draw the cover pages on `c`; return how many there were."""
     area = frame.content
     # the cover has no header line: its text uses the header band too
-    story = _cover_story(w, cover, entries, area.width)
+    story = _cover_story(w, cover, entries, area.width) + _letter_story(cover.rebuttal)
     n = 0
     while story:
         n += 1
@@ -449,6 +476,11 @@ def _draw_cover(c, w: Wording, frame: Frame, cover: CoverInfo, entries: list[_En
                       leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
         drew = False
         while story:
+            if getattr(story[0], "evidence_new_page", False):  # the letter starts a page
+                story.pop(0)
+                if drew:
+                    break
+                continue
             if box.add(story[0], c, trySplit=0):
                 story.pop(0)
                 drew = True
@@ -497,6 +529,28 @@ def _draw_exhibit(c, w: Wording, frame: Frame, page: ExhibitPage, serial: int,
     c.showPage()
 
 
+def _is_document(page) -> bool:
+    from .documents import DocumentPage
+    return isinstance(page, DocumentPage)
+
+
+def document_rect(frame: Frame) -> tuple[float, float, float, float]:
+    """Where a document page is drawn: the content area (x0, y0, x1, y1)."""
+    a = frame.content
+    return (a.x, a.y, a.x + a.width, a.y + a.height)
+
+
+def _draw_document(c, w: Wording, frame: Frame, page, page_no: int, total: int,
+                   dispute_id: str, draft: str | None) -> None:
+    """A document exhibit's page: header and footer; the page itself goes in later."""
+    header = w.say("exhibit.header", number=page.exhibit, date=_dated(w, page),
+                   source=page.source)
+    if page.parts > 1:
+        header += w.say("exhibit.continued", part=page.part, parts=page.parts)
+    _furniture(c, w, frame, page_no, total, dispute_id, draft, header)
+    c.showPage()
+
+
 def _render(w: Wording, frame: Frame, cover: CoverInfo, pages: Sequence[ExhibitPage],
             draft: str | None, cover_pages: int) -> tuple[bytes, int]:
     """Draw the whole document with reportlab; return (pdf bytes, cover pages drawn)."""
@@ -510,6 +564,9 @@ def _render(w: Wording, frame: Frame, cover: CoverInfo, pages: Sequence[ExhibitP
     total = cover_pages + len(pages)
     drawn = _draw_cover(c, w, frame, cover, _entries(w, pages, cover_pages), total, draft)
     for i, page in enumerate(pages):
+        if _is_document(page):  # its content is imported after drawing (build_pdf)
+            _draw_document(c, w, frame, page, drawn + i + 1, total, cover.dispute_id, draft)
+            continue
         _draw_exhibit(c, w, frame, page, i + 1, drawn + i + 1, total, cover.dispute_id, draft)
     c.save()
     return buf.getvalue(), drawn
@@ -538,9 +595,12 @@ def _make_pdfa(pdf: pikepdf.Pdf) -> None:
 # --- the whole thing -----------------------------------------------------------------
 
 def _check_pages(pages: Sequence[ExhibitPage], frame: Frame) -> list[PdfImage]:
-    images = []
+    images: list[PdfImage | None] = []
     page_rect = Rect(0, 0, frame.width, frame.height)
     for i, p in enumerate(pages):
+        if _is_document(p):
+            images.append(None)
+            continue
         where = f"page {i + 1} (exhibit {p.exhibit}, {p.source})"
         if not isinstance(p.slice, Slice):
             raise ValueError(f"{where}: slice must be a layout.Slice")
@@ -600,8 +660,13 @@ def build_pdf(cover: CoverInfo, pages: Sequence[ExhibitPage], *,
     draft = _draft_text(w, draft_failures) if draft_failures is not None else None
     data, cover_pages = _render_all(w, frame, cover, pages, draft)
     pdf = pikepdf.open(io.BytesIO(data))
+    documents = {}
     for i, im in enumerate(images):
         page = pdf.pages[cover_pages + i]
+        if im is None:  # a document page: the source page itself, kept as vector
+            from .documents import place
+            documents[i] = place(pdf, page, pages[i], document_rect(frame))
+            continue
         xobjects = [x for _, x in page.obj.Resources.XObject.items()
                     if x.get("/Subtype") == Name.Image]
         if len(xobjects) != 1:
@@ -622,7 +687,8 @@ def build_pdf(cover: CoverInfo, pages: Sequence[ExhibitPage], *,
     # or drawings were edited after the build, which image digests alone cannot.
     manifest = {**manifest, "page_content_sha256": content_digests_from_pdf(pdf)}
     attach(pdf, manifest, pdfa=pdfa)
-    expected: list[str | None] = [None] * cover_pages + [im.digest for im in images]
+    expected: list[str | None] = [None] * cover_pages + [
+        im.digest if im is not None else documents[i] for i, im in enumerate(images)]
     return pdf, cover_pages, expected
 
 

@@ -17,6 +17,7 @@ from .errors import CaseError
 CASE_FILE = "case.toml"
 DEFAULT_OUTPUT = "evidence.pdf"
 KINDS = ("conversation", "site")
+DOCUMENT_KINDS = ("invoice", "policy", "delivery", "other")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -50,6 +51,18 @@ class Entry:
     highlight: str | None = None
     kind: str = "conversation"
     date: dt.datetime | None = None  # manual override
+    proves: tuple[str, ...] = ()  # checklist items this exhibit covers (templates/reasons.toml)
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    """One [[document]] table: a PDF or scan that is not a screenshot (see documents.py)."""
+
+    file: str
+    kind: str = "other"  # one of DOCUMENT_KINDS
+    note: str | None = None
+    date: dt.datetime | None = None
+    proves: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,8 @@ class Case:
     output: Path | None = None  # [package] output, resolved against root
     page_size: str | None = None  # [package] page_size
     redact_patterns: tuple[str, ...] = ()
+    documents: dict[str, DocumentEntry] = field(default_factory=dict)  # [[document]]
+    rebuttal: str | None = None  # [rebuttal] text: replaces the drafted letter
 
     @property
     def default_output(self) -> Path:
@@ -145,11 +160,50 @@ def parse_case(data: dict, *, root: Path, path: Path) -> Case:
         if rel in entries:
             raise CaseError(f"{where} lists {rel} a second time", path)
         entries[rel] = Entry(file=rel, note=_str(s, "note", path, where),
-                             highlight=_str(s, "highlight", path, where), kind=kind, date=date)
+                             highlight=_str(s, "highlight", path, where), kind=kind, date=date,
+                             proves=_proves(s, path, where))
+    documents = _documents(data, root, path)
+    rebuttal = _str(_table(data, "rebuttal", path), "text", path, "rebuttal")
 
     return Case(root=root, client=Client(name.strip(), email.strip()), dispute=dispute,
                 entries=entries, output=(root / output) if output else None,
-                page_size=page_size, redact_patterns=tuple(patterns))
+                page_size=page_size, redact_patterns=tuple(patterns), documents=documents,
+                rebuttal=rebuttal.strip() if rebuttal and rebuttal.strip() else None)
+
+
+def _proves(t: dict, path: Path, where: str) -> tuple[str, ...]:
+    v = t.get("proves", [])
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise CaseError(f"{where} proves must be a list of strings", path)
+    return tuple(x.strip().lower() for x in v if x.strip())
+
+
+def _documents(data: dict, root: Path, path: Path) -> dict[str, DocumentEntry]:
+    docs = data.get("document", [])
+    if not isinstance(docs, list):
+        raise CaseError("[[document]] must be an array of tables", path)
+    out: dict[str, DocumentEntry] = {}
+    for i, d in enumerate(docs, 1):
+        where = f"[[document]] #{i}"
+        if not isinstance(d, dict):
+            raise CaseError(f"{where} is not a table", path)
+        rel = inside_case(root, _str(d, "file", path, where) or "", path, where)
+        kind = (_str(d, "kind", path, where) or "other").lower()
+        if kind not in DOCUMENT_KINDS:
+            raise CaseError(f"{where} kind {kind!r} is not one of {', '.join(DOCUMENT_KINDS)}",
+                            path)
+        date = d.get("date")
+        if date is not None:
+            date = _date(date, path, f"{where} date")
+            if not isinstance(date, dt.datetime):
+                date = dt.datetime.combine(date, dt.time())
+        if rel in out:
+            raise CaseError(f"{where} lists {rel} a second time", path)
+        out[rel] = DocumentEntry(file=rel, kind=kind, note=_str(d, "note", path, where),
+                                 date=date, proves=_proves(d, path, where))
+    return out
 
 
 def inside_case(root: Path, file: str, path: Path, where: str) -> str:

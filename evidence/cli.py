@@ -139,6 +139,21 @@ def check(case_dir: Path, as_json: bool, options) -> None:
     raise click.exceptions.Exit(ExitCode.ok if result.ok else ExitCode.check_failed)
 
 
+@cli.command("rebuttal")
+@click.argument("case_dir", type=click.Path(file_okay=False, path_type=Path))
+@ocr_options
+def rebuttal_command(case_dir: Path, options) -> None:
+    """Print the rebuttal letter the package would carry (the draft, or rebuttal.md /
+    [rebuttal] text when the case has one), to edit into CASE/rebuttal.md."""
+    from . import pipeline, rebuttal
+
+    report = pipeline.check(case_dir, options)
+    exhibits = report.exhibits()
+    letter = rebuttal.letter(report.case, report.reason, exhibits, report.checklist(exhibits))
+    click.echo(letter.text, nl=False)
+    click.echo(f"({letter.words} words; from {letter.source})", err=True)
+
+
 class SizeType(click.ParamType):
     name = "size"
 

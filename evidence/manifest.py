@@ -121,15 +121,37 @@ def page_image(page: pikepdf.Page) -> pikepdf.Object | None:
     return max(images, key=lambda x: len(x.read_raw_bytes()))
 
 
+MAX_CONTENT_BYTES = 16 * 1024 * 1024  # per page; a build's pages hold a few hundred kB
+DOCUMENT_FORM = "/EvidenceDocument"  # a document exhibit's page, drawn as a form XObject
+
+
+def document_form(page: pikepdf.Page) -> pikepdf.Object | None:
+    """The source page a document exhibit page shows (see documents.place), if any."""
+    resources = page.obj.get("/Resources")
+    xobjects = resources.get("/XObject") if resources is not None else None
+    form = xobjects.get(DOCUMENT_FORM) if isinstance(xobjects, pikepdf.Dictionary) else None
+    if isinstance(form, pikepdf.Stream) and form.get("/Subtype") == Name.Form:
+        return form
+    return None
+
+
 def digests_from_pdf(pdf: pikepdf.Pdf) -> list[str | None]:
+    """Per page, the SHA-256 of its image stream's raw bytes; for a document page, of its
+    form XObject's decoded content (bounded); None for pages with neither."""
     out: list[str | None] = []
     for page in pdf.pages:
         image = page_image(page)
-        out.append(hashlib.sha256(image.read_raw_bytes()).hexdigest() if image is not None else None)
+        if image is not None:
+            out.append(hashlib.sha256(image.read_raw_bytes()).hexdigest())
+            continue
+        form = document_form(page)
+        try:
+            data = form.read_bytes() if form is not None else None
+        except (pikepdf.PdfError, ValueError):
+            data = None
+        out.append(hashlib.sha256(data).hexdigest() if data is not None
+                   and len(data) <= MAX_CONTENT_BYTES else None)
     return out
-
-
-MAX_CONTENT_BYTES = 16 * 1024 * 1024  # per page; a build's pages hold a few hundred kB
 
 
 def content_digests_from_pdf(pdf: pikepdf.Pdf) -> list[str | None]:

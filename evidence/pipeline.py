@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import assemble, duplicates, fields, fit, ingest, layout, presets, redact, when
+from . import (assemble, documents, duplicates, fields, fit, ingest, layout, presets, reasons,
+               rebuttal, redact, when)
 from .case import Case, load_case
 from .assemble import AssembleError
 from .errors import ChecksFailed, InputError, TooBig
@@ -80,17 +81,60 @@ class CheckReport:
     checks: list[ScreenshotCheck]
     problems: list[InputError]  # files that never became screenshots (unsupported, missing)
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (duplicate, original)
+    documents: documents.Found = field(default_factory=documents.Found)  # PDFs and refusals
 
     @property
     def ok(self) -> bool:
         return bool(self.checks) and not self.problems and all(c.ok for c in self.checks)
 
     @property
+    def reason(self) -> reasons.Reason | None:
+        return reasons.resolve_reason(self.case.dispute.reason)
+
+    def exhibits(self, keep_duplicates: bool = False) -> list[reasons.Exhibit]:
+        """The exhibits a build would make, numbered in package order."""
+        usable = [c for c in self.checks if c.error is None]
+        if not keep_duplicates:
+            usable, _ = drop_duplicates(usable, self.duplicates)
+        return [exhibit_facts(n, x, self) for n, x in
+                enumerate(order_exhibits(usable, self.documents.pdfs), 1)]
+
+    def checklist(self, exhibits: list[reasons.Exhibit] | None = None) -> list[reasons.ChecklistRow]:
+        return reasons.checklist(self.reason, self.exhibits() if exhibits is None else exhibits)
+
+    def warnings(self, exhibits: list[reasons.Exhibit] | None = None) -> list[str]:
+        """What `check` warns about without failing: the reason, refused documents,
+        checklist items no exhibit covers."""
+        exhibits = self.exhibits() if exhibits is None else exhibits
+        out = [f"{p}" for p in self.documents.problems]
+        r = self.reason
+        if self.case.dispute.reason and r is not None and not r.known:
+            out.append(f"reason {r.text!r} is not a known reason, so there is no checklist "
+                       f"(known: {', '.join(reasons.known_reasons())})")
+        out += reasons.unknown_proves(r, exhibits)
+        out += [f"checklist: no exhibit shows {row.item.id!r} ({row.item.label})"
+                for row in reasons.checklist(r, exhibits) if not row.covered]
+        return out
+
+    @property
     def failed(self) -> list[ScreenshotCheck]:
         return [c for c in self.checks if not c.ok]
 
     def to_json(self) -> dict:
+        exhibits = self.exhibits()
+        reason = self.reason
         return {"ok": self.ok, "case": str(self.case.root),
+                "reason": reason.to_json() if reason else None,
+                "checklist": [r.to_json() for r in self.checklist(exhibits)],
+                "exhibits": [{"exhibit": e.number, "source": e.source, "kind": e.kind,
+                              "group": e.group, "date": e.date_label} for e in exhibits],
+                "documents": [{"file": d.rel, "kind": d.kind, "pages": d.pages,
+                               "when": {"value": d.when.value.isoformat(timespec="seconds"),
+                                        "source": d.when.source}, "text_chars": len(d.text)}
+                              for d in self.documents.pdfs],
+                "refused": [{"file": _rel(self.case, p.path), "error": p.message}
+                            for p in self.documents.problems],
+                "warnings": self.warnings(exhibits),
                 "screenshots": [c.to_json() for c in self.checks],
                 "problems": [{"file": _rel(self.case, p.path), "error": p.message}
                              for p in self.problems],
@@ -111,9 +155,43 @@ def check(case_dir: Path | str, options: Options | None = None) -> CheckReport:
     options = options or Options()
     case = load_case(case_dir)
     found = ingest.discover(case, exclude=options.exclude | {case.default_output})
-    results = ocr_screenshots(found.screenshots, options)
-    checks = [check_one(case, shot, results.get(shot.path)) for shot in found.screenshots]
-    return CheckReport(case, checks, found.problems, find_duplicates(checks))
+    docs = documents.discover(case, exclude=options.exclude | {case.default_output})
+    shots = found.screenshots + docs.scans  # scanned documents are read like screenshots
+    results = ocr_screenshots(shots, options)
+    checks = [check_one(case, shot, results.get(shot.path)) for shot in shots]
+    return CheckReport(case, checks, found.problems, find_duplicates(checks), docs)
+
+
+def _kind(x) -> str:
+    return x.shot.kind if isinstance(x, ScreenshotCheck) else x.kind
+
+
+def order_exhibits(checks: list[ScreenshotCheck], docs: list[documents.Document]) -> list:
+    """Screenshots and documents in package order: by group (reasons.toml [groups]), then
+    chronological within the group."""
+    items = list(checks) + list(docs)
+    return sorted(items, key=lambda x: (reasons.group_order(reasons.group_of(_kind(x))),
+                                        when.sort_key(x.when, x.rel)))
+
+
+def exhibit_facts(number: int, x, report: CheckReport) -> reasons.Exhibit:
+    """What the checklist and the letter know about one exhibit."""
+    kind = _kind(x)
+    if isinstance(x, ScreenshotCheck):
+        entry = report.case.entries.get(x.rel) or report.documents.entries.get(x.rel)
+        text = x.ocr.text() if x.ocr and kind not in case_kinds else ""
+        return reasons.Exhibit(number, x.rel, kind, reasons.group_of(kind), date_label(x),
+                               x.shot.note, x.shot.highlight, entry.proves if entry else (),
+                               text, x.when.value)
+    return reasons.Exhibit(number, x.rel, kind, reasons.group_of(kind), day_label(x.when.value),
+                           x.note, None, x.proves, x.text, x.when.value)
+
+
+case_kinds = ("conversation", "site")  # screenshot kinds; any other kind is a document
+
+
+def day_label(v: dt.datetime) -> str:
+    return f"{v:%b} {v.day}, {v.year}"
 
 
 def find_duplicates(checks: list[ScreenshotCheck]) -> list[tuple[str, str]]:
@@ -221,6 +299,8 @@ class BuildResult:
     left_out: list[dict] = field(default_factory=list)
     redacted: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    rebuttal: dict | None = None  # the letter: text for the processor's text box, words, limit
+    checklist: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"output": str(self.output), "bytes": self.bytes, "pages": self.pages,
@@ -228,7 +308,8 @@ class BuildResult:
                 "exhibits": self.exhibits, "max_bytes": self.limits.max_bytes,
                 "max_pages": self.limits.max_pages, "processor": self.limits.processor,
                 "pdfa": self.limits.pdfa, "left_out": self.left_out,
-                "redacted": self.redacted, "warnings": self.warnings}
+                "redacted": self.redacted, "warnings": self.warnings,
+                "rebuttal": self.rebuttal, "checklist": self.checklist}
 
 
 def resolve_limits(case: Case, options: BuildOptions) -> Limits:
@@ -269,6 +350,9 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
     if (w := deadline_warning(case.dispute, today)):
         warnings.append(w)
         warn(w)
+    for p in report.documents.problems:  # a refused document is left out; the rest builds
+        warnings.append(str(p))
+        warn(str(p))
 
     highlights = {c.rel: locate_highlight(c) for c in report.checks}
     failed = [c for c in report.checks if not c.ok]
@@ -284,39 +368,47 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
         usable, left_out = drop_duplicates(usable, report.duplicates)
         for d in left_out:
             warn(f"{d['source']}: left out, {d['reason']}")
-    usable.sort(key=lambda c: when.sort_key(c.when, c.rel))
     if not usable:
         raise ChecksFailed("no usable screenshot in the case; nothing written")
+    ordered = order_exhibits(usable, report.documents.pdfs)
+    facts = [exhibit_facts(n, x, report) for n, x in enumerate(ordered, 1)]
+    rows = reasons.checklist(report.reason, facts)
+    letter = rebuttal.letter(case, report.reason, facts, rows)
 
-    exhibits = [plan_exhibit(n, c, highlights[c.rel], case, limits, options)
-                for n, c in enumerate(usable, 1)]
+    exhibits = [plan_exhibit(n, x, highlights[x.rel], case, limits, options)
+                if isinstance(x, ScreenshotCheck) else DocumentExhibit.plan(n, x)
+                for n, x in enumerate(ordered, 1)]
     cover = assemble.CoverInfo(
         client_name=case.client.name, client_email=case.client.email,
         dispute_id=case.dispute.id or "", processor=(limits.processor or case.dispute.processor
                                                      or ""),
         amount=case.dispute.amount or "", reason=case.dispute.reason or "",
-        ticket=case.dispute.ticket or "", respond_by=case.dispute.respond_by, today=today)
-    slices = [(e, s) for e in exhibits for s in e.slices]
-    pages = assemble.cover_page_count(cover, [_page(e, s, _PLACEHOLDER) for e, s in slices],
-                                      page_size=limits.page_size) + len(slices)
+        ticket=case.dispute.ticket or "", respond_by=case.dispute.respond_by, today=today,
+        rebuttal=letter.text)
+    slices = [(e, s) for e in exhibits if isinstance(e, Exhibit) for s in e.slices]
+    n_pages = sum(len(e.slices) for e in exhibits)
+    placeholder_pages = all_pages(exhibits, [_PLACEHOLDER] * len(slices))
+    pages = assemble.cover_page_count(cover, placeholder_pages,
+                                      page_size=limits.page_size) + n_pages
     if pages > limits.max_pages:
         heavy = sorted(exhibits, key=lambda e: -len(e.slices))[:3]
         raise TooBig(f"{pages} pages, over the cap of {limits.max_pages}; longest exhibits: "
-                     + ", ".join(f"{e.check.rel} ({len(e.slices)} pages)" for e in heavy))
+                     + ", ".join(f"{e.rel} ({len(e.slices)} pages)" for e in heavy))
 
     items = [fit.FitItem(key=f"Exhibit {e.number} ({e.check.rel})",
                          load=fit.CropSource(e.check.shot.path, s.top, s.bottom,
                                              e.check.shot.sha256, tuple(e.redactions)),
                          min_text_px=e.min_text_px(s), display_width_pt=s.image_rect.width)
              for e, s in slices]
-    overhead = 30_000 + 6_000 * pages
+    overhead = 30_000 + 6_000 * pages + sum(e.doc.size for e in exhibits
+                                            if isinstance(e, DocumentExhibit))
     for _attempt in range(3):
         fitted = fit.fit(items, limits.max_bytes, overhead=overhead, workers=options.workers,
                          cache_dir=(cache_dir(options, "fit") or fit.default_cache_dir())
                          if options.use_cache else None)
-        exhibit_pages = [_page(e, s, img) for (e, s), img in zip(slices, fitted.images)]
+        exhibit_pages = all_pages(exhibits, fitted.images)
         manifest = make_manifest(case, report, options, exhibits, exhibit_pages, left_out,
-                                 cover_pages=pages - len(slices), draft=bool(failures))
+                                 cover_pages=pages - n_pages, draft=bool(failures))
         try:
             with atomic_path(out) as tmp:
                 result = assemble.assemble(
@@ -336,12 +428,51 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
         raise TooBig(f"the package stays over {limits.max_bytes} bytes after refitting")
 
     return BuildResult(
-        output=out, bytes=result.bytes, pages=result.pages, order=[e.check.rel for e in exhibits],
+        output=out, bytes=result.bytes, pages=result.pages, order=[e.rel for e in exhibits],
         failed=[c.rel for c in failed] + [str(p.path) for p in report.problems],
         draft=bool(options.draft and failures), exhibits=len(exhibits), limits=limits,
         left_out=left_out, redacted=[{"source": e.check.rel, "what": r.label}
                                      for e in exhibits for r in e.redactions],
-        warnings=warnings)
+        warnings=warnings, checklist=[r.to_json() for r in rows],
+        rebuttal=rebuttal_json(letter, limits))
+
+
+def rebuttal_json(letter: rebuttal.Letter, limits: Limits) -> dict:
+    """The letter as plain text for the processor's own text box, within its limit."""
+    limit = presets.get_preset(limits.processor).text_field_chars if limits.processor else None
+    return {"text": rebuttal.for_text_field(letter.text, limit), "source": letter.source,
+            "words": letter.words, "chars": len(letter.text), "limit_chars": limit}
+
+
+@dataclass
+class DocumentExhibit:
+    """A PDF document as an exhibit: its pages go into the package as they are."""
+
+    number: int
+    doc: documents.Document
+    slices: list  # documents.DocumentPage, one per page
+    redactions: tuple = ()  # a document is imported as it is (no pixels to burn)
+
+    @property
+    def rel(self) -> str:
+        return self.doc.rel
+
+    @classmethod
+    def plan(cls, number: int, doc: documents.Document) -> "DocumentExhibit":
+        digests = documents.page_digests(doc.path)
+        label = day_label(doc.when.value)
+        return cls(number, doc, [documents.DocumentPage(
+            exhibit=number, source=doc.rel, date_label=label, when_source=doc.when.source,
+            note=doc.note, path=doc.path, index=i, count=doc.pages, digest=d,
+            group=reasons.group_of(doc.kind)) for i, d in enumerate(digests)])
+
+
+def all_pages(exhibits: list, images: list) -> list:
+    """Every exhibit page in package order: screenshot slices take the fitted images in
+    turn, document pages stand as they are."""
+    it = iter(images)
+    return [_page(e, s, next(it)) if isinstance(e, Exhibit) else s
+            for e in exhibits for s in e.slices]
 
 
 class _OverCap(Exception):
@@ -372,6 +503,10 @@ class Exhibit:
     redactions: list
     lines: list[OcrLine]  # OCR lines with redacted text masked
     slices: list
+
+    @property
+    def rel(self) -> str:
+        return self.check.rel
 
     def min_text_px(self, s) -> float | None:
         """The smallest required field's text height within slice `s` (the legibility floor)."""
@@ -417,7 +552,7 @@ def _page(e: Exhibit, s, image) -> assemble.ExhibitPage:
         exhibit=e.number, source=c.rel, date_label=date_label(c), when_source=c.when.source,
         note=c.shot.note, highlight=e.highlight, lines=[ln for ln in e.lines
                                                         if s.top <= (ln.box.y0 + ln.box.y1) / 2 < s.bottom],
-        slice=s, image=image)
+        slice=s, image=image, group=reasons.group_of(c.shot.kind))
 
 
 def drop_duplicates(checks: list[ScreenshotCheck], found: list[tuple[str, str]]
@@ -439,10 +574,15 @@ def make_manifest(case: Case, report: CheckReport, options: BuildOptions, exhibi
     for i, p in enumerate(pages):
         number = cover_pages + i + 1
         by_exhibit.setdefault(p.exhibit, []).append(number)
+        digest = (p.digest if isinstance(p, documents.DocumentPage)
+                  else assemble.stream_digest(p.image))
         page_rows.append({"page": number, "exhibit": p.exhibit, "part": p.part, "parts": p.parts,
-                          "source": p.source, "image_sha256": assemble.stream_digest(p.image)})
+                          "source": p.source, "image_sha256": digest})
     ex_rows = []
     for e in exhibits:
+        if isinstance(e, DocumentExhibit):
+            ex_rows.append(document_row(e, by_exhibit.get(e.number, [])))
+            continue
         c, r = e.check, e.check.report
         ex_rows.append({
             "exhibit": e.number, "source": c.rel, "source_sha256": c.shot.sha256,
@@ -453,6 +593,7 @@ def make_manifest(case: Case, report: CheckReport, options: BuildOptions, exhibi
                        "email": {"found": r.email.found, "text": r.email.text},
                        "date": {"found": bool(r.dates), "text": c.date.text if c.date else None}},
             "note": c.shot.note, "highlight": c.shot.highlight,
+            "group": reasons.group_of(c.shot.kind),
             "redactions": [{"kind": x.kind, "label": x.label} for x in e.redactions]})
     return {
         "tool": "evidence", "version": __version__, "engine": engine,
@@ -461,4 +602,18 @@ def make_manifest(case: Case, report: CheckReport, options: BuildOptions, exhibi
                  "dispute": case.dispute.to_json()},
         "draft": draft, "failed_checks": len(report.failed) + len(report.problems),
         "cover_pages": cover_pages, "page_count": cover_pages + len(pages),
-        "exhibits": ex_rows, "pages": page_rows, "left_out": left_out}
+        "exhibits": ex_rows, "pages": page_rows, "left_out": left_out,
+        "reason": (r.to_json() if (r := reasons.resolve_reason(case.dispute.reason)) else None)}
+
+
+def document_row(e: DocumentExhibit, pages: list[int]) -> dict:
+    d = e.doc
+    return {"exhibit": e.number, "source": d.rel, "source_sha256": d.sha256, "kind": d.kind,
+            "document": True, "pages": pages, "group": reasons.group_of(d.kind),
+            "when": {"value": d.when.value.isoformat(timespec="seconds"), "source": d.when.source},
+            "date_text": d.date_text,
+            "fields": {"name": {"found": False, "text": None},
+                       "email": {"found": False, "text": None},
+                       "date": {"found": d.when.source in ("text", "manual"),
+                                "text": d.date_text}},
+            "note": d.note, "highlight": None, "proves": list(d.proves), "redactions": []}

@@ -62,6 +62,7 @@ class Preset:
     pdfa: bool
     source: str
     max_dpi: int | None = None
+    text_field_chars: int | None = None  # the processor's free-text evidence field
 
     @property
     def max_bytes(self) -> int | None:
@@ -70,7 +71,7 @@ class Preset:
         return min(caps) if caps else None
 
 
-_INT_KEYS = ("max_total_bytes", "max_file_bytes", "max_pages", "max_dpi")
+_INT_KEYS = ("max_total_bytes", "max_file_bytes", "max_pages", "max_dpi", "text_field_chars")
 _KNOWN_KEYS = set(_INT_KEYS) | {"label", "page_size", "pdfa", "source"}
 
 

@@ -36,7 +36,7 @@ def check_table(result) -> str:
     rows = []
     for c in result.checks:
         r = c.report
-        site = c.shot.kind == "site"
+        site = c.shot.kind != "conversation"  # sites and scanned documents show no name/email
         if c.error:
             rows.append([c.rel, "-", "-", "-", "ERROR", c.error.message])
             continue
@@ -55,4 +55,22 @@ def check_table(result) -> str:
     summary += f"{passed} of {len(result.checks)} screenshots pass"
     if result.problems:
         summary += f"; {len(result.problems)} file problem(s)"
-    return table(["file", "date", "name", "email", "verdict", "why"], rows) + "\n\n" + summary
+    return (table(["file", "date", "name", "email", "verdict", "why"], rows) + "\n\n" + summary
+            + checklist_text(result))
+
+
+def checklist_text(result) -> str:
+    """The reason's checklist: each item, the exhibits covering it, or MISSING; then the
+    warnings (documents refused, items missing, an unknown reason). Empty without either."""
+    exhibits = result.exhibits()
+    rows = [[r.item.id, "yes" if r.covered else "MISSING",
+             ", ".join(f"{e.number} ({e.source})" for e, _ in r.covered_by) or "-"]
+            for r in result.checklist(exhibits)]
+    out = ""
+    if rows:
+        reason = result.reason
+        out += f"\n\nChecklist for {reason.display}:\n" + table(["item", "covered", "exhibits"], rows)
+    warnings = result.warnings(exhibits)
+    if warnings:
+        out += "\n\n" + "\n".join(f"warning: {w}" for w in warnings)
+    return out

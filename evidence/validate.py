@@ -258,6 +258,15 @@ def validate_package(path: Path | str, options: ValidateOptions | None = None) -
     return validate([path], options).packages[0]
 
 
+def screen_document(path: Path | str) -> str | None:
+    """Why a PDF may not go into a package as a document exhibit, or None: the `readable`
+    and `active-content` checks a package must pass, with the same bounds."""
+    report = validate_package(path)
+    bad = [c.detail for c in report.checks
+           if c.id in ("readable", "active-content") and c.status == "fail"]
+    return "; ".join(bad) or None
+
+
 # --- per package -------------------------------------------------------------------
 
 @dataclass
@@ -920,26 +929,38 @@ def _check_order(manifest: dict) -> Check:
     if not exhibits:
         return Check("order", "fail", "the manifest lists no exhibits")
     findings, pages = [], []
-    prev = None
+    # Exhibits grouped by type (documents.py, reasons.toml [groups]) are chronological
+    # within their group, and each group's exhibits stand together.
+    last: dict[str, tuple] = {}
+    seen_groups: list[str] = []
     for e in exhibits:
+        group = e.get("group") if isinstance(e.get("group"), str) else ""
+        if group in seen_groups and seen_groups[-1] != group:
+            findings.append(f"exhibit {e.get('exhibit')} ({e.get('source')}) stands apart from "
+                            f"the rest of its group {group!r}")
+        if not seen_groups or seen_groups[-1] != group:
+            seen_groups.append(group)
         t = _when(e)
         if t is None:
             findings.append(f"exhibit {e.get('exhibit')} ({e.get('source')}): no valid date "
                             "(when) in the manifest")
             continue
+        prev = last.get(group)
         if prev is not None and t < prev[0]:
             findings.append(f"exhibit {e.get('exhibit')} ({e.get('source')}, {t:%Y-%m-%d %H:%M}) "
                             f"is dated before exhibit {prev[1].get('exhibit')} "
-                            f"({prev[1].get('source')}, {prev[0]:%Y-%m-%d %H:%M})")
+                            f"({prev[1].get('source')}, {prev[0]:%Y-%m-%d %H:%M})"
+                            + (f" in group {group!r}" if group else ""))
             pages += [p for p in (e.get("pages") or []) if isinstance(p, int)][:1]
-        prev = (t, e)
+        last[group] = (t, e)
     if findings:
         return Check("order", "fail", "; ".join(findings[:3]) +
                      (f" (+{len(findings) - 3} more)" if len(findings) > 3 else ""),
                      findings=findings, pages=pages)
-    first, last = _when(exhibits[0]), _when(exhibits[-1])
-    return Check("order", "pass", f"{len(exhibits)} exhibit(s) in date order, "
-                 f"{first:%Y-%m-%d} to {last:%Y-%m-%d}")
+    first, last_t = min(filter(None, map(_when, exhibits))), max(filter(None, map(_when, exhibits)))
+    groups = f" within {len(seen_groups)} group(s)" if any(seen_groups) else ""
+    return Check("order", "pass", f"{len(exhibits)} exhibit(s) in date order{groups}, "
+                 f"{first:%Y-%m-%d} to {last_t:%Y-%m-%d}")
 
 
 def _found(e: dict, key: str) -> bool:
@@ -974,7 +995,7 @@ def _check_fields(manifest: dict) -> Check:
 def _required(e: dict, key: str) -> bool:
     """Must this exhibit show `key`? A site capture (the client's website) shows no name
     or email, and is dated by its capture time when it shows no date (as `check` rules)."""
-    if e.get("kind") != "site":
+    if e.get("kind") in (None, "conversation"):
         return True
     if key != "date":
         return False
