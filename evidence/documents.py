@@ -125,6 +125,14 @@ def guess_kind(rel: str, text: str) -> str:
     return "other"
 
 
+def default_note(kind: str, text: str) -> str:
+    """What the index and the letter say about a document case.toml gives no note for:
+    its kind and its first line of text."""
+    first = next((t.strip() for t in text.splitlines() if t.strip()), "")
+    first = first if len(first) <= 80 else first[:79] + "…"
+    return f"{kind.capitalize()}: {first}" if first else kind.capitalize()
+
+
 def _scan(path: Path, rel: str, entry: DocumentEntry) -> ingest.Screenshot:
     shot = ingest._screenshot(path, rel, None)
     note = entry.note if entry.note is not None else shot.note
@@ -157,7 +165,7 @@ def read_pdf(path: Path, rel: str, entry: DocumentEntry | None) -> Document:
     mtime = dt.datetime.fromtimestamp(st.st_mtime).replace(microsecond=0)
     w, date_text = date_document(text, entry.date if entry else None, mtime)
     return Document(path=path, rel=rel, sha256=sha256_file(path), size=st.st_size, kind=kind,
-                    note=entry.note if entry else None, proves=entry.proves if entry else (),
+                    note=entry.note if entry and entry.note else default_note(kind, text), proves=entry.proves if entry else (),
                     pages=pages, text=text, when=w, date_text=date_text)
 
 
