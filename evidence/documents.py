@@ -254,6 +254,52 @@ def page_digests(path: Path) -> list[str]:
         return [form_digest(_form(src, i)) for i in range(len(src.pages))]
 
 
+def pdfa_problem(path: Path) -> str | None:
+    """Why the pages of `path` cannot go into a PDF/A package as they are (PDF/A needs
+    every font embedded, and no transparency groups or encryption), or None."""
+    try:
+        with pikepdf.open(path) as src:
+            seen: set = set()
+            for page in src.pages:
+                problem = _pdfa_resources(page.obj.get("/Resources"), seen, 0)
+                if problem:
+                    return problem
+                if "/Group" in page.obj:
+                    return "a page uses a transparency group"
+    except (pikepdf.PdfError, ValueError) as e:
+        return f"cannot be read ({e})"
+    return None
+
+
+def _pdfa_resources(res, seen: set, depth: int) -> str | None:
+    if not isinstance(res, pikepdf.Dictionary) or depth > 8:
+        return None
+    fonts = res.get("/Font")
+    for _, font in (fonts.items() if isinstance(fonts, pikepdf.Dictionary) else []):
+        if not isinstance(font, pikepdf.Dictionary) or font.get("/Subtype") == Name.Type3:
+            continue
+        target = font
+        if font.get("/Subtype") == Name.Type0 and isinstance(font.get("/DescendantFonts"),
+                                                               pikepdf.Array):
+            target = font.DescendantFonts[0]
+        desc = target.get("/FontDescriptor")
+        if not isinstance(desc, pikepdf.Dictionary) or not any(
+                k in desc for k in ("/FontFile", "/FontFile2", "/FontFile3")):
+            return f"font {str(font.get('/BaseFont', '?'))[1:]} is not embedded"
+    xobjects = res.get("/XObject")
+    for _, x in (xobjects.items() if isinstance(xobjects, pikepdf.Dictionary) else []):
+        if isinstance(x, pikepdf.Stream) and x.get("/Subtype") == Name.Form:
+            if x.is_indirect and x.objgen in seen:
+                continue
+            seen.add(x.objgen)
+            if "/Group" in x:
+                return "a form uses a transparency group"
+            problem = _pdfa_resources(x.get("/Resources"), seen, depth + 1)
+            if problem:
+                return problem
+    return None
+
+
 def place(pdf: pikepdf.Pdf, page: pikepdf.Page, doc: DocumentPage, rect: tuple) -> str:
     """Draw page `doc.index` of `doc.path` into `rect` (x0, y0, x1, y1) of `page`, as a
     vector form XObject; returns the form's digest."""

@@ -370,7 +370,10 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
             warn(f"{d['source']}: left out, {d['reason']}")
     if not usable:
         raise ChecksFailed("no usable screenshot in the case; nothing written")
-    ordered = order_exhibits(usable, report.documents.pdfs)
+    pdfs = report.documents.pdfs
+    if limits.pdfa:  # a document that would break PDF/A stays out of a PDF/A package
+        pdfs = [d for d in pdfs if not _left_out_of_pdfa(d, warnings, warn)]
+    ordered = order_exhibits(usable, pdfs)
     facts = [exhibit_facts(n, x, report) for n, x in enumerate(ordered, 1)]
     rows = reasons.checklist(report.reason, facts)
     letter = rebuttal.letter(case, report.reason, facts, rows)
@@ -435,6 +438,16 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
                                      for e in exhibits for r in e.redactions],
         warnings=warnings, checklist=[r.to_json() for r in rows],
         rebuttal=rebuttal_json(letter, limits))
+
+
+def _left_out_of_pdfa(doc: documents.Document, warnings: list[str], warn) -> bool:
+    problem = documents.pdfa_problem(doc.path)
+    if problem:
+        msg = (f"{doc.path}: left out of this PDF/A package: {problem} (export it as PDF/A, "
+               "or scan it to PNG or JPEG)")
+        warnings.append(msg)
+        warn(msg)
+    return problem is not None
 
 
 def rebuttal_json(letter: rebuttal.Letter, limits: Limits) -> dict:

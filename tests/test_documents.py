@@ -133,3 +133,16 @@ def test_kind_is_guessed_from_name_then_text():
     assert documents.guess_kind("documents/x.pdf", "TERMS OF SERVICE\n...") == "policy"
     assert documents.guess_kind("documents/ups.pdf", "Tracking number 1Z") == "delivery"
     assert documents.guess_kind("documents/x.pdf", "hello") == "other"
+
+
+def test_pdfa_packages_take_only_documents_with_embedded_fonts(tmp_path):
+    from evidence import annotate
+
+    plain = make_invoice(tmp_path / "plain.pdf")  # Helvetica, not embedded
+    assert documents.pdfa_problem(plain) == "font Helvetica is not embedded"
+    annotate.register_fonts()
+    c = canvas.Canvas(str(tmp_path / "embedded.pdf"), initialFontName=annotate.FONT)
+    c.setFont(annotate.FONT, 14)
+    c.drawString(72, 720, "INVOICE 7 - fonts embedded")
+    c.save()
+    assert documents.pdfa_problem(tmp_path / "embedded.pdf") is None
