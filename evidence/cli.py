@@ -149,7 +149,8 @@ def rebuttal_command(case_dir: Path, options) -> None:
 
     report = pipeline.check(case_dir, options)
     exhibits = report.exhibits()
-    letter = rebuttal.letter(report.case, report.reason, exhibits, report.checklist(exhibits))
+    letter = rebuttal.letter(report.case, report.reason, exhibits, report.checklist(exhibits),
+                             always=True)
     click.echo(letter.text, nl=False)
     click.echo(f"({letter.words} words; from {letter.source})", err=True)
 

@@ -387,7 +387,7 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
                                                      or ""),
         amount=case.dispute.amount or "", reason=case.dispute.reason or "",
         ticket=case.dispute.ticket or "", respond_by=case.dispute.respond_by, today=today,
-        rebuttal=letter.text)
+        rebuttal=letter.text if letter else "")
     slices = [(e, s) for e in exhibits if isinstance(e, Exhibit) for s in e.slices]
     n_pages = sum(len(e.slices) for e in exhibits)
     placeholder_pages = all_pages(exhibits, [_PLACEHOLDER] * len(slices))
@@ -450,8 +450,10 @@ def _left_out_of_pdfa(doc: documents.Document, warnings: list[str], warn) -> boo
     return problem is not None
 
 
-def rebuttal_json(letter: rebuttal.Letter, limits: Limits) -> dict:
+def rebuttal_json(letter: rebuttal.Letter | None, limits: Limits) -> dict | None:
     """The letter as plain text for the processor's own text box, within its limit."""
+    if letter is None:
+        return None
     limit = presets.get_preset(limits.processor).text_field_chars if limits.processor else None
     return {"text": rebuttal.for_text_field(letter.text, limit), "source": letter.source,
             "words": letter.words, "chars": len(letter.text), "limit_chars": limit}

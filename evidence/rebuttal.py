@@ -104,8 +104,9 @@ def draft(case: Case, reason: Reason | None, exhibits: list[Exhibit],
 
 
 def letter(case: Case, reason: Reason | None, exhibits: list[Exhibit],
-           rows: list[ChecklistRow]) -> Letter:
-    """The letter the package carries: rebuttal.md, else [rebuttal] text, else the draft."""
+           rows: list[ChecklistRow], *, always: bool = False) -> Letter | None:
+    """The letter the package carries: rebuttal.md, else [rebuttal] text, else the draft;
+    None for a case that gives no reason and no letter (unless `always`)."""
     path = case.root / CASE_FILE
     if path.is_file():
         try:
@@ -117,6 +118,8 @@ def letter(case: Case, reason: Reason | None, exhibits: list[Exhibit],
             return Letter(from_markdown(text), CASE_FILE)
     if case.rebuttal:
         return Letter(from_markdown(case.rebuttal), "case.toml")
+    if reason is None and not always:
+        return None
     return Letter(draft(case, reason, exhibits, rows), "draft")
 
 

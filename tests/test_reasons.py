@@ -166,3 +166,11 @@ def test_unknown_proves_are_reported():
 def test_case_without_a_reason_has_no_checklist():
     case = Case(root=Path("."), client=Client("A B", "a@b.co"), dispute=Dispute())
     assert reasons.resolve_reason(case.dispute.reason) is None
+
+
+def test_no_reason_and_no_letter_means_no_letter_page(tmp_path):
+    (tmp_path / "case.toml").write_text('[client]\nname = "A B"\nemail = "a@b.co"\n')
+    case = load_case(tmp_path)
+    assert rebuttal.letter(case, None, [], []) is None
+    drafted = rebuttal.letter(case, None, [], [], always=True)
+    assert drafted.source == "draft" and "not stated" in drafted.text
