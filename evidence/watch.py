@@ -61,6 +61,12 @@ PROBE_WINDOW = 300.0  # only images written in the last 5 minutes are decoded fi
 ONCE_MAX_WAIT = 30.0  # --once: give up on a case whose files never stop changing
 MAX_NAMES = 4  # name the changed files in the log line when there are at most this many
 WATCHED_SUFFIXES = frozenset(IMAGE_SUFFIXES | UNSUPPORTED_IMAGES)
+DOCUMENT_DIR, REBUTTAL_FILE = "documents", "rebuttal.md"  # documents.py, rebuttal.py
+DOCUMENT_SUFFIXES = frozenset(IMAGE_SUFFIXES | {".pdf"})
+
+
+def document_name(name: str) -> bool:
+    return PurePath(name.lower()).suffix in DOCUMENT_SUFFIXES
 
 Stat = tuple[int, int]  # (size, mtime_ns)
 Snapshot = dict[str, Stat]  # case-relative posix path -> Stat
@@ -125,7 +131,9 @@ def is_relevant(path: Path, files: CaseFiles) -> bool:
     if not parts or _excluded(path, files) or any(is_ignored(p) for p in parts):
         return False
     posix = rel.as_posix()
-    if posix == CASE_FILE or posix in files.listed:
+    if posix in (CASE_FILE, REBUTTAL_FILE) or posix in files.listed:
+        return True
+    if parts[0] == DOCUMENT_DIR and len(parts) > 1 and document_name(parts[-1]):
         return True
     if posix.endswith(NOTE_SUFFIX) and posix[: -len(NOTE_SUFFIX)] in files.listed:
         return True
@@ -150,13 +158,14 @@ def scan(files: CaseFiles) -> Snapshot:
     """Stat every input of the case: the truth a build decision is made on."""
     root = files.root
     snap: Snapshot = {}
-    st = _stat(root / CASE_FILE)
-    if st is not None:
-        snap[CASE_FILE] = st
+    for name in (CASE_FILE, REBUTTAL_FILE):
+        st = _stat(root / name)
+        if st is not None:
+            snap[name] = st
     seen: set[tuple[int, int]] = set()
-    stack = [root / SCREENSHOT_DIR]
+    stack = [(root / DOCUMENT_DIR, document_name), (root / SCREENSHOT_DIR, watched_name)]
     while stack:
-        folder = stack.pop()
+        folder, wanted = stack.pop()
         try:
             ident = folder.stat()
             if (ident.st_dev, ident.st_ino) in seen:
@@ -173,11 +182,11 @@ def scan(files: CaseFiles) -> Snapshot:
             try:
                 if e.is_dir():
                     if not _excluded(path, files):
-                        stack.append(path)
+                        stack.append((path, wanted))
                     continue
             except OSError:
                 continue
-            if watched_name(e.name) and not _excluded(path, files):
+            if wanted(e.name) and not _excluded(path, files):
                 st = _stat(path)
                 if st is not None:
                     snap[path.relative_to(root).as_posix()] = st
@@ -365,7 +374,7 @@ class Watcher:
             if output is None:
                 output = root / "evidence.pdf"
         else:
-            listed = frozenset(case.entries)
+            listed = frozenset(case.entries) | frozenset(case.documents)
             output = self.output or case.default_output.resolve()
         st.files = CaseFiles(root, listed=listed, output=output, skip_dirs=self.skip_dirs)
 

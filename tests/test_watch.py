@@ -163,11 +163,13 @@ def test_is_relevant_whitelists_inputs(tmp_path):
     files = CaseFiles(root, listed=frozenset({"extra/shot.png"}), output=root / "evidence.pdf",
                       skip_dirs=(root / "cache",))
     yes = ["case.toml", "screenshots/a.png", "screenshots/sub/B.JPG", "screenshots/a.png.txt",
-           "screenshots/c.webp", "screenshots/photo.heic", "extra/shot.png", "extra/shot.png.txt"]
+           "screenshots/c.webp", "screenshots/photo.heic", "extra/shot.png", "extra/shot.png.txt",
+           "rebuttal.md", "documents/invoice.pdf", "documents/scans/receipt.JPG"]
     no = ["evidence.pdf", ".evidence.pdf.x1y2.tmp", "screenshots/.DS_Store", "screenshots/._a.png",
           "screenshots/Thumbs.db", "screenshots/a.png.part", "screenshots/a.crdownload",
           "screenshots/a.tmp", "screenshots/~$a.png", "screenshots/.a.png.swp", "screenshots/a.png~",
-          "screenshots/notes.txt", "screenshots/doc.pdf", "cache/abc.json", "cache/x.png",
+          "screenshots/notes.txt", "screenshots/doc.pdf", "documents/notes.docx",
+          "documents/.~lock.pdf", "cache/abc.json", "cache/x.png",
           ".git/x.png", "screenshots/.hidden/a.png", "other/a.png", "truth.json"]
     assert [r for r in yes if not is_relevant(root / r, files)] == []
     assert [r for r in no if is_relevant(root / r, files)] == []
@@ -186,6 +188,12 @@ def test_scan_diff_and_change_text(tmp_path):
     files = CaseFiles(root.resolve())
     before = scan(files)
     assert sorted(before) == ["case.toml", "screenshots/a.png", "screenshots/b.png"]
+    (root / "documents").mkdir()
+    (root / "documents" / "invoice.pdf").write_bytes(b"%PDF-1.4")
+    (root / "rebuttal.md").write_text("We delivered.")
+    assert sorted(scan(files).keys() - before.keys()) == ["documents/invoice.pdf", "rebuttal.md"]
+    (root / "documents" / "invoice.pdf").unlink()
+    (root / "rebuttal.md").unlink()
     (root / "screenshots" / "b.png").unlink()
     png(root / "screenshots" / "c.png", 2)
     (root / "screenshots" / "a.png").write_bytes(png_bytes(3))
