@@ -1239,8 +1239,11 @@ def _deep_plan(report: PackageReport, manifest: dict | None) -> list[tuple[int, 
     """The pages to OCR and whether to crop them to the screenshot: exhibit pages of a
     package built by evidence (cropped: the header repeats the date), every page of a
     foreign one (whole)."""
-    if manifest is not None:
-        return [(p.page, True) for p in report.pages if p.exhibit is not None]
+    if manifest is not None:  # a document's pages carry their own text: nothing to OCR
+        documents = {_int(e.get("exhibit")) for e in _list_of_dicts(manifest.get("exhibits"))
+                     if e.get("document") is True}
+        return [(p.page, True) for p in report.pages
+                if p.exhibit is not None and p.exhibit not in documents]
     return [(p.page, False) for p in report.pages]
 
 

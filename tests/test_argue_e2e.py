@@ -23,9 +23,10 @@ SAMPLE = ROOT / "fixtures" / "sample-case"
 needs_poppler = pytest.mark.poppler
 
 
-def evidence(*args, cache, check=None):
-    p = subprocess.run([sys.executable, "-m", "evidence.cli", *map(str, args),
-                        "--cache-dir", str(cache)], capture_output=True, text=True, cwd=ROOT)
+def evidence(*args, cache=None, check=None):
+    extra = ["--cache-dir", str(cache)] if cache else []
+    p = subprocess.run([sys.executable, "-m", "evidence.cli", *map(str, args), *extra],
+                       capture_output=True, text=True, cwd=ROOT)
     assert "Traceback" not in p.stderr, p.stderr
     if check is not None:
         assert p.returncode == check, p.stdout + p.stderr
@@ -120,7 +121,7 @@ def test_invoice_is_its_own_searchable_exhibit_under_invoices_and_bad_pdfs_are_r
     assert row("documents/invoice-2024") > heads[2]
     groups = [e["group"] for e in sorted(manifest["exhibits"], key=lambda e: e["exhibit"])]
     assert groups == sorted(groups, key=["communications", "delivered", "invoices"].index)
-    v = evidence("validate", out, "--json", cache=cache)
+    v = evidence("validate", out, "--json")
     checks = {c["id"]: c for c in json.loads(v.stdout)["packages"][0]["checks"]}
     for cid in ("readable", "limits", "active-content", "manifest", "order"):
         assert checks[cid]["status"] == "pass", checks[cid]
@@ -139,7 +140,7 @@ def test_validate_names_an_edited_document_page(built, cache, tmp_path):
         form = pdf.pages[n - 1].obj.Resources.XObject["/EvidenceDocument"]
         form.write(form.read_bytes().replace(b"249.00", b"149.00"))
         pdf.save(edited)
-    v = evidence("validate", edited, "--json", cache=cache, check=1)
+    v = evidence("validate", edited, "--json", check=1)
     checks = {c["id"]: c for c in json.loads(v.stdout)["packages"][0]["checks"]}
     assert checks["manifest"]["status"] == "fail" and f"page {n}" in checks["manifest"]["detail"]
 
