@@ -78,8 +78,8 @@ def draft(case: Case, reason: Reason | None, exhibits: list[Exhibit],
     used = sum(word_count(x) for x in head + tail) + word_count(t["facts"]) + 6
 
     def cite(e: Exhibit) -> str:
-        line = _fill(t["cite"], number=e.number, date=e.date_label,
-                     note=_sentence(e.note or t["no_note"]))
+        note = e.note or _fill(t["no_note"], file=Path(e.source).name)
+        line = _fill(t["cite"], number=e.number, date=e.date_label, note=_sentence(note))
         if e.highlight:
             line += _fill(t["quote"], phrase=e.highlight)
         return line
@@ -88,8 +88,9 @@ def draft(case: Case, reason: Reason | None, exhibits: list[Exhibit],
     ranked = sorted(exhibits, key=lambda e: (-score[e.number], not e.highlight, not e.note,
                                              e.number))
     chosen: list[Exhibit] = []
-    for e in ranked:
-        if not (score[e.number] or e.highlight or e.note):
+    least = int(t.get("min_words", 200))
+    for e in ranked:  # exhibits that say nothing only while the letter is short of facts
+        if not (score[e.number] or e.highlight or e.note) and len(chosen) >= 3 and used >= least:
             continue
         n = word_count(cite(e))
         if used + n > budget:

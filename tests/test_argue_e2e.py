@@ -148,11 +148,16 @@ def test_validate_names_an_edited_document_page(built, cache, tmp_path):
 def test_check_json_lists_the_checklist_with_delivery_missing(tmp_path, cache):
     case = tmp_path / "series"
     phone_series(case, 3)
-    first = sorted(p.name for p in (case / "screenshots").iterdir())[0]
-    with open(case / "case.toml", "a") as f:
-        f.write(f'\n[dispute]\nreason = "4855"\namount = "90.00 EUR"\n\n[[screenshot]]\n'
-                f'file = "screenshots/{first}"\nproves = ["acknowledgement"]\n'
-                f'note = "Client orders the logo"\n')
+    import tomli_w
+    import tomllib
+    data = tomllib.loads((case / "case.toml").read_text())
+    data["dispute"] = {**data.get("dispute", {}), "reason": "4855", "amount": "90.00 EUR"}
+    entry = data["screenshot"][0]
+    first = entry["file"].split("/")[-1]
+    entry.update(proves=["acknowledgement"], note="Client orders the logo")
+    for other in data["screenshot"][1:]:
+        other.pop("note", None)  # the generated notes must not cover anything by chance
+    (case / "case.toml").write_text(tomli_w.dumps(data))
     p = evidence("check", case, "--json", cache=cache, check=0)
     report = json.loads(p.stdout)
     assert report["reason"]["category"] == "product_not_received"
