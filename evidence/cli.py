@@ -54,6 +54,9 @@ JOBS = click.option("-j", "--jobs", type=click.IntRange(1, 64),
 CACHE_DIR = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
                          help="Cache folder: OCR results in ocr/, encoded images in fit/ "
                               "(default: the user's cache dir, honours XDG_CACHE_HOME).")
+BROKER = click.option("--broker", metavar="URL",
+                      help="Send OCR and build work to `evidence worker`s through this Redis "
+                           "(redis://HOST:6379/0) instead of the local pool.")
 
 
 def ocr_options(f):
@@ -188,9 +191,10 @@ def warn(message: str) -> None:
 @click.option("--keep-duplicates", is_flag=True, help="Keep screenshots that duplicate an earlier one.")
 @click.option("--redact-keep-last4", is_flag=True, help="Leave the last four digits of card numbers visible.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@BROKER
 @ocr_options
 def build(case_dir: Path, output, max_size, max_pages, processor, page_size, draft,
-          keep_duplicates, redact_keep_last4, as_json, options) -> None:
+          keep_duplicates, redact_keep_last4, as_json, broker, options) -> None:
     """Build the evidence PDF: sorted, annotated, under the processor's caps."""
     from . import pipeline
     from .units import format_size
@@ -199,7 +203,11 @@ def build(case_dir: Path, output, max_size, max_pages, processor, page_size, dra
                                  processor=processor, max_size=max_size, max_pages=max_pages,
                                  page_size=page_size, keep_duplicates=keep_duplicates,
                                  keep_last4=redact_keep_last4, warn=warn)
-    result = pipeline.build(case_dir, opts)
+    if broker:
+        from .runners import get_runner
+        result = get_runner(broker).build(case_dir, opts)
+    else:
+        result = pipeline.build(case_dir, opts)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -230,28 +238,58 @@ def build(case_dir: Path, output, max_size, max_pages, processor, page_size, dra
 @click.option("--processor", help="Processor preset (default: each case's [dispute] processor).")
 @click.option("--max-size", type=SIZE, help="Size cap: bytes, or 4.5MB, 4MiB (default: the processor's).")
 @click.option("--max-pages", type=click.IntRange(1, 10_000), help="Page cap (default: the processor's).")
+@BROKER
 def watch_command(root: Path, once: bool, draft: bool, poll: bool, debounce: float,
                   output: Path | None, engine: str, cache_dir: Path | None, jobs: int | None,
-                  processor: str | None, max_size: int | None, max_pages: int | None) -> None:
+                  processor: str | None, max_size: int | None, max_pages: int | None,
+                  broker: str | None) -> None:
     """Rebuild each case's package when its screenshots, notes or case.toml change.
 
     DIR is a case folder or a folder of case folders. One line per build on stdout;
     status on stderr. Ctrl-C exits 130; SIGTERM exits 0 (abandoning a build in progress).
     """
     from . import pipeline
+    from .runners import get_runner
     from .watch import Watcher, serve
 
     # The OCR cache stays on: it is what makes a rebuild read only new screenshots.
     options = dict(output=output, draft=draft, engine=engine, cache_dir=cache_dir, use_cache=True,
                    workers=jobs, processor=processor, max_size=max_size, max_pages=max_pages)
+    runner = get_runner(broker)  # with --broker: Redis and a worker must answer now
 
     def builder(case_dir: Path):
-        return pipeline.build(case_dir, pipeline.BuildOptions(**options))
+        return runner.build(case_dir, pipeline.BuildOptions(**options))
 
     if output is not None and not (root / "case.toml").is_file():
         raise click.UsageError("-o/--output needs DIR to be one case folder (it holds case.toml)")
     watcher = Watcher(root, builder, debounce=debounce, poll=poll, output=output, cache_dir=cache_dir)
     raise click.exceptions.Exit(serve(watcher, once=once))
+
+
+@cli.command("worker")
+@click.option("--broker", metavar="URL", required=True,
+              help="The Redis every worker and client shares: redis://HOST:6379/0.")
+@click.option("-c", "--concurrency", type=click.IntRange(1, 64),
+              help="Tasks run at once (default: one per core).")
+@click.option("-n", "--hostname", help="This worker's name in logs (default: evidence.PID@HOST).")
+@CACHE_DIR
+@click.option("--visibility-timeout", type=click.FloatRange(2, 86_400), default=300,
+              show_default=True, metavar="SECONDS",
+              help="After this long, a task whose worker died runs on another worker; "
+                   "keep it above the longest build.")
+def worker_command(broker: str, concurrency: int | None, hostname: str | None,
+                   cache_dir: Path | None, visibility_timeout: float) -> None:
+    """Run OCR and build tasks sent with --broker (Celery over Redis). One line per task
+    on stdout: time, worker, task, case, file, seconds, result. Case folders and the
+    cache must be on a path every worker and client mounts at the same place."""
+    from .ocr import default_workers
+    from .runners import require_celery
+    require_celery()
+    from .runners.tasks import run_worker
+
+    raise click.exceptions.Exit(run_worker(
+        broker, concurrency=concurrency or default_workers(), hostname=hostname,
+        cache_dir=cache_dir, visibility_timeout=visibility_timeout))
 
 
 @cli.command("validate")

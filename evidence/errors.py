@@ -54,3 +54,8 @@ class TooBig(EvidenceError):
 
 class PackageError(EvidenceError):
     """A PDF package cannot be read at all (validate)."""
+
+
+class BrokerError(EvidenceError):
+    """The task broker (Redis, for `--broker`) cannot be reached or stopped answering, or
+    no worker is listening on it."""

@@ -29,6 +29,9 @@ class Options:
     workers: int | None = None  # None: one per core
     progress: Callable[[int, int], None] | None = None
     exclude: set[Path] = field(default_factory=set)  # never ingest these (the package)
+    # Reads the screenshots: run_ocr's signature (jobs, engine, cache=, workers=, progress=).
+    # None: run_ocr, the local pool; evidence.runners supplies others (Celery workers).
+    ocr_runner: Callable | None = None
 
 
 @dataclass
@@ -219,8 +222,8 @@ def cache_dir(options: Options, stage: str) -> Path | None:
 def ocr_screenshots(shots: list[ingest.Screenshot], options: Options) -> dict:
     cache = OcrCache(cache_dir(options, "ocr")) if options.use_cache else None
     jobs = [(s.path, s.sha256) for s in shots]
-    return run_ocr(jobs, options.engine, cache=cache, workers=options.workers,
-                   progress=options.progress)
+    return (options.ocr_runner or run_ocr)(jobs, options.engine, cache=cache,
+                                           workers=options.workers, progress=options.progress)
 
 
 def needs_capture_time(dates: list[fields.DateHit], kind: str) -> bool:
