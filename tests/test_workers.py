@@ -7,9 +7,6 @@ at its end. The tests run in file order: the last one stops Redis.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,126 +17,22 @@ import pytest
 pytest.importorskip("celery", reason='needs the workers extra: pip install ".[workers]"')
 pytest.importorskip("redis", reason='needs the workers extra: pip install ".[workers]"')
 
+from fixtures.cluster import REDIS, ROOT, Cluster, free_port, wait_for  # noqa: E402
 from fixtures.generate import phone_series  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-REDIS = shutil.which("redis-server")
 SCALE = 0.35  # small phone screenshots (409 x 886): fast to read, every check still passes
-VISIBILITY = 5  # seconds before a dead worker's task runs elsewhere (the default is 300)
+# Seconds before a dead worker's task runs elsewhere (the default is 300). A task that
+# takes longer than this (a loaded machine) may run twice: harmless, the tests allow it.
+VISIBILITY = 10
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     REDIS is None and os.environ.get("EVIDENCE_REQUIRE_TOOLS") != "1",
     reason="needs redis-server (apt-get install redis-server)")]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-class Cluster:
-    """Redis and two workers; `shared` stands for the filesystem every machine mounts."""
-
-    def __init__(self, tmp: Path):
-        assert REDIS is not None, "redis-server is not installed"
-        self.tmp = tmp
-        self.shared = tmp / "shared"
-        self.cache = self.shared / "cache"
-        self.shared.mkdir()
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.redis = subprocess.Popen(
-            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(tmp)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self._redis_up, 10, "redis-server")
-        self.workers: dict[str, subprocess.Popen] = {}
-        self.logs: dict[str, Path] = {}
-        self.starts: dict[str, int] = {}
-        for name in ("wa", "wb"):
-            self.start_worker(name)
-        for name in self.workers:
-            self.wait_ready(name)
-
-    def _redis_up(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def start_worker(self, name: str) -> None:
-        log = self.tmp / f"{name}.log"
-        with open(log, "ab") as out:
-            # Own session: a SIGKILL of its process group takes the worker and its pool
-            # child at once, as a machine that dies would.
-            self.workers[name] = subprocess.Popen(
-                [sys.executable, "-m", "evidence.cli", "worker", "--broker", self.url,
-                 "--concurrency", "1", "--hostname", f"{name}@test", "--cache-dir", str(self.cache),
-                 "--visibility-timeout", str(VISIBILITY)],
-                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.logs[name] = log
-        self.starts[name] = self.starts.get(name, 0) + 1
-
-    def log(self, name: str) -> str:
-        return self.logs[name].read_text(errors="replace")
-
-    def mark(self) -> dict[str, int]:
-        """Where each worker's log ends now (for task_lines(since=...))."""
-        return {name: len(self.log(name).splitlines()) for name in self.logs}
-
-    def task_lines(self, kind: str = "ocr", since: dict[str, int] | None = None) -> list[str]:
-        """The task log lines of both workers (those after `since`, a mark())."""
-        return [ln for name in self.logs
-                for ln in self.log(name).splitlines()[(since or {}).get(name, 0):]
-                if f"@test  {kind}  " in ln]
-
-    def wait_ready(self, name: str) -> None:
-        wait_for(lambda: self.log(name).count("  ready  ") >= self.starts[name], 60,
-                 f"worker {name} to start:\n{self.log(name)}")
-
-    def kill(self, name: str) -> None:
-        p = self.workers[name]
-        os.killpg(p.pid, signal.SIGKILL)
-        p.wait(10)
-
-    def evidence(self, *args, **kw) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "evidence.cli", *map(str, args)],
-                              cwd=ROOT, capture_output=True, text=True, timeout=170, **kw)
-
-    def stop(self) -> None:
-        for p in self.workers.values():
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for p in self.workers.values():
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(5)
-        if self.redis.poll() is None:
-            self.redis.terminate()
-            self.redis.wait(10)
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("celery"))
+    c = Cluster(tmp_path_factory.mktemp("celery"), visibility_timeout=VISIBILITY)
     try:
         yield c
     finally:
@@ -174,14 +67,16 @@ def test_a_40_screenshot_case_spreads_over_both_workers_and_matches_a_local_buil
 
     case = cluster.shared / "case-40"
     phone_series(case, 40, seed=7, scale=SCALE)
-    p = cluster.evidence("build", case, "--broker", cluster.url, "--cache-dir", cluster.cache)
+    p = cluster.evidence("build", case, "--broker", cluster.url, "--cache-dir", cluster.cache,
+                         timeout=600)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "wrote" in p.stdout and "40 exhibits" in p.stdout
     lines = [ln for ln in cluster.task_lines("ocr") if "  case-40  " in ln]
-    assert len(lines) == 40 and all(ln.rstrip().split("  ")[-1].startswith("ok (") for ln in lines), lines
+    assert len({ln.split("  ")[3] for ln in lines}) == 40, lines
+    assert all(ln.split("  ")[-1].startswith(("ok (", "cached")) for ln in lines), lines
     per_worker = {name: sum(ln.split()[2] == f"{name}@test" for ln in lines) for name in ("wa", "wb")}
     assert all(n >= 5 for n in per_worker.values()), per_worker  # both took a share
-    assert len([ln for ln in cluster.task_lines("build") if "  case-40  " in ln]) == 1
+    assert [ln for ln in cluster.task_lines("build") if "  case-40  " in ln]
 
     # The same case built here, with its own OCR (an independent cache).
     local = tmp_path / "local.pdf"
@@ -198,7 +93,7 @@ def test_a_40_screenshot_case_spreads_over_both_workers_and_matches_a_local_buil
     r = cluster.evidence("build", case, "--broker", cluster.url, "--cache-dir", cluster.cache)
     assert r.returncode == 0, r.stdout + r.stderr
     assert cluster.task_lines("ocr", since=before) == []
-    assert len([ln for ln in cluster.task_lines("build") if "  case-40  " in ln]) == 2
+    assert [ln for ln in cluster.task_lines("build", since=before) if "  case-40  " in ln]
     assert comparable(read_manifest(remote_pdf)) == comparable(m_remote)
 
 
@@ -210,7 +105,8 @@ def test_workers_without_a_client_cache_share_theirs(cluster):
     p = cluster.evidence("build", case, "--broker", cluster.url, "-o", cluster.tmp / "x.pdf")
     assert p.returncode == 0, p.stdout + p.stderr
     new = cluster.task_lines("ocr", since=before)
-    assert len(new) == 40 and all(ln.endswith("  cached") for ln in new), new
+    assert len({ln.split("  ")[3] for ln in new}) == 40, new
+    assert all(ln.endswith("  cached") for ln in new), new
 
 
 def test_a_worker_killed_mid_build_still_gives_a_complete_package(cluster):
@@ -243,7 +139,7 @@ def test_an_unreachable_broker_is_one_clear_error_at_start(cluster, tmp_path):
     for args in (["build", case, "--broker", dead], ["watch", case, "--once", "--broker", dead],
                  ["worker", "--broker", dead]):
         start = time.monotonic()
-        p = cluster.evidence(*args)
+        p = cluster.evidence(*args, timeout=60)
         assert p.returncode == 2, p.stdout + p.stderr
         assert time.monotonic() - start < 20
         assert p.stderr.strip().splitlines() == [
