@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..errors import BrokerError, EvidenceError, ExitCode, InputError
+from ..errors import BrokerError, EngineError, EvidenceError, ExitCode, InputError
 from . import tasks
 
 PING_TIMEOUT = 2.0  # seconds to wait for a worker to answer a ping
@@ -44,8 +44,13 @@ def _connection_errors() -> tuple[type[BaseException], ...]:
 class CeleryRunner:
     name = "celery"
 
-    def __init__(self, broker: str, *, stall: float = STALL, ping_timeout: float = PING_TIMEOUT):
+    def __init__(self, broker: str, *, stall: float = STALL, ping_timeout: float = PING_TIMEOUT,
+                 on_task=None):
+        """`on_task(kind, name, worker)`, if given, is called as each task finishes
+        ("ocr", the screenshot, the worker's name; "build", the case, the worker's name):
+        what a front end shows of where its job ran."""
         self.broker = broker
+        self.on_task = on_task
         self.url = tasks.safe_url(broker)
         self.stall = stall
         self.ping_timeout = ping_timeout
@@ -155,12 +160,15 @@ class CeleryRunner:
             elif meta["status"] == "SUCCESS" and isinstance(value, dict) and "error" in value:
                 kind, message = value["error"]
                 if kind == "engine":
-                    raise EvidenceError(f"OCR on worker {value.get('worker', '?')}: {message}")
+                    raise EngineError(f"OCR on worker {value.get('worker', '?')}: {message}")
                 outcome = InputError(message, paths[0])
             else:  # the task itself failed (retries exhausted)
                 exc = value if isinstance(value, dict) else {}
                 outcome = InputError(f"OCR failed on the workers: {exc.get('exc_type', 'error')}: "
                                      f"{exc.get('exc_message', value)}", paths[0])
+            if self.on_task is not None and isinstance(value, dict):
+                self.on_task("ocr", (rels or {}).get(paths[0]) or paths[0].name,
+                             value.get("worker"))
             for p in paths:
                 results[p] = outcome if not isinstance(outcome, InputError) else InputError(
                     outcome.message, p)
@@ -205,6 +213,8 @@ class CeleryRunner:
         value = reply.get("result")
         if reply.get("status") != "SUCCESS" or not isinstance(value, dict):
             raise RemoteError(f"the build task failed on the workers: {value}", 2)
+        if self.on_task is not None:
+            self.on_task("build", case.root.name, value.get("worker"))
         if "error" in value:
             err = value["error"]
             raise RemoteError(err["message"], err.get("exit_code", 2))
