@@ -109,6 +109,17 @@ def test_workers_without_a_client_cache_share_theirs(cluster):
     assert all(ln.endswith("  cached") for ln in new), new
 
 
+def test_watch_once_with_a_broker_builds_on_the_workers(cluster):
+    case = cluster.shared / "case-40"
+    before = cluster.mark()
+    p = cluster.evidence("watch", case, "--once", "--broker", cluster.url, "--cache-dir",
+                         cluster.cache, "-o", cluster.tmp / "watched.pdf")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert " case-40  40 exhibits  " in p.stdout and p.stdout.rstrip().endswith("ok"), p.stdout
+    assert cluster.task_lines("ocr", since=before) == []  # all cached
+    assert [ln for ln in cluster.task_lines("build", since=before) if "watched.pdf" in ln]
+
+
 def test_a_worker_killed_mid_build_still_gives_a_complete_package(cluster):
     case = cluster.shared / "case-kill"
     phone_series(case, 10, seed=11, scale=SCALE)

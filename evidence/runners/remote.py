@@ -13,6 +13,7 @@ that stops this way has written nothing, so the previous package stays.
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -143,7 +144,7 @@ class CeleryRunner:
                     by_sha[sha].append(path)
         if progress is not None:
             progress(len(results), total)
-        cache_dir = str(cache.directory) if cache is not None else None
+        cache_dir = os.path.abspath(cache.directory) if cache is not None else None
         sent = {}
         for sha, paths in by_sha.items():
             rel = (rels or {}).get(paths[0]) or paths[0].name

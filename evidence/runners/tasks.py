@@ -211,11 +211,13 @@ OPTION_FIELDS = ("engine", "cache_dir", "use_cache", "output", "draft", "process
 
 
 def options_to_json(options) -> dict:
+    """The options as JSON; paths made absolute here (a worker has another cwd)."""
     d = {}
     for f in OPTION_FIELDS:
         v = getattr(options, f)
-        d[f] = v.isoformat() if isinstance(v, dt.date) else (str(v) if isinstance(v, Path) else v)
-    d["exclude"] = sorted(str(p) for p in options.exclude)
+        d[f] = (v.isoformat() if isinstance(v, dt.date)
+                else os.path.abspath(v) if isinstance(v, Path) else v)
+    d["exclude"] = sorted(os.path.abspath(p) for p in options.exclude)
     return d
 
 
