@@ -108,9 +108,9 @@ def main() -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nload average at end {os.getloadavg()[0]:.1f}")
-    print(f"{'run':<12} {'seconds':>8} {'shots/s':>8}")
+    print(f"{'run':<18} {'seconds':>8} {'shots/s':>8}")
     for name, s in rows:
-        print(f"{name:<12} {s:8.1f} {n / s:8.2f}")
+        print(f"{name:<18} {s:8.1f} {n / s:8.2f}")
     return 0
 
 
