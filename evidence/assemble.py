@@ -692,6 +692,23 @@ def build_pdf(cover: CoverInfo, pages: Sequence[ExhibitPage], *,
     return pdf, cover_pages, expected
 
 
+def non_image_bytes(cover: CoverInfo, pages: Sequence[ExhibitPage], *,
+                    page_size: tuple[float, float] | str = "letter",
+                    draft_failures: int | None = None, manifest: dict, pdfa: bool = False,
+                    wording: Wording | None = None) -> int:
+    """The bytes of everything in the package but the image data: the package is built
+    in memory with `pages`' (tiny) images, saved as `assemble` saves it, and their
+    bytes are taken off. A measurement, not an estimate; what the fit stage budgets."""
+    pdf, _cover_pages, _expected = build_pdf(
+        cover, pages, page_size=page_size, draft_failures=draft_failures, manifest=manifest,
+        pdfa=pdfa, wording=wording)
+    buf = io.BytesIO()
+    with pdf:
+        pdf.save(buf, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    return len(buf.getvalue()) - sum(len(p.image.data) for p in pages
+                                     if isinstance(getattr(p, "image", None), EncodedImage))
+
+
 def _verify(tmp: Path, cover_pages: int, expected: list[str | None], manifest: dict) -> None:
     with pikepdf.open(tmp) as pdf:
         if len(pdf.pages) != len(expected):

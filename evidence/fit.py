@@ -769,6 +769,19 @@ def fit(items: list[FitItem], budget: int, *, overhead: int = 0, workers: int | 
     return FitResult(images, size, LADDER[chosen], target, passes, report, decoded)
 
 
+def placeholder(width: int, height: int) -> EncodedImage:
+    """A blank palette PNG of a crop's shape (64 px wide) with a full 256-colour palette:
+    stands in for an image when the rest of the package is measured (`width` x `height`
+    are the crop's source pixels; only the shape matters to the page)."""
+    w = 64
+    h = max(1, round(w * height / max(1, width)))
+    im = Image.new("P", (w, h), 0)
+    im.putpalette(bytes(range(256)) * 3)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return EncodedImage(buf.getvalue(), "png", w, h, mode="P", scale=w / max(1, width))
+
+
 def encode_at(item: FitItem, level: int | Level) -> EncodedImage:
     """The smallest candidate for one item at one rung, encoded here (tests, benches).
     `fit` picks this or, where smaller, an encoding from a better rung."""

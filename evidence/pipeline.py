@@ -408,6 +408,8 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
              for e, s in slices]
     overhead = 30_000 + 6_000 * pages + sum(e.doc.size for e in exhibits
                                             if isinstance(e, DocumentExhibit))
+    overhead = measure_overhead(case, report, options, exhibits, slices, left_out, cover,
+                                limits, pages, failures)
     for _attempt in range(3):
         fitted = fit.fit(items, limits.max_bytes, overhead=overhead, workers=options.workers,
                          cache_dir=(cache_dir(options, "fit") or fit.default_cache_dir())
@@ -491,6 +493,25 @@ def all_pages(exhibits: list, images: list) -> list:
     it = iter(images)
     return [_page(e, s, next(it)) if isinstance(e, Exhibit) else s
             for e in exhibits for s in e.slices]
+
+
+# What the measured non-image part cannot see: an image's own dictionary entries beyond
+# the placeholder's (its size in digits, a JPEG's filter), per image.
+IMAGE_DICT_SLACK = 64
+
+
+def measure_overhead(case: Case, report: CheckReport, options: BuildOptions, exhibits, slices,
+                     left_out, cover, limits: Limits, pages: int, failures: list[str]) -> int:
+    """The package's bytes other than image data, measured: the package built in memory
+    with blank placeholder images (cover, text layers, notes, fonts, manifest)."""
+    stand_ins = all_pages(exhibits, [fit.placeholder(s.source_width, s.height_px)
+                                     for _e, s in slices])
+    manifest = make_manifest(case, report, options, exhibits, stand_ins, left_out,
+                             cover_pages=pages - len(stand_ins), draft=bool(failures))
+    return assemble.non_image_bytes(
+        cover, stand_ins, page_size=limits.page_size, manifest=manifest, pdfa=limits.pdfa,
+        draft_failures=len(failures) if options.draft and failures else None,
+    ) + IMAGE_DICT_SLACK * len(slices)
 
 
 class _OverCap(Exception):

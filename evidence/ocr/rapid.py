@@ -64,6 +64,16 @@ DEFAULT_MAX_SIDE_LEN = 4000  # rapidocr's own default for Global.max_side_len is
 # short lines to the widest one. Measured on 6 fixture phone shots (585x1266, 11-16 lines):
 # recognition 0.50-0.58 s per image at batch 6, 0.43 s at batch 1, same text.
 REC_BATCH = 1
+# The recogniser pads every line to at least REC_MIN_WIDTH px (at its 48 px height):
+# rapidocr's default is 320, so a short line ("Today", "Inbox", a date) costs as much as
+# a 320 px one, and its transformer's cost grows faster than linearly with width.
+# Measured on every third of ../shared/real-screenshots (532 lines, one thread, CPU
+# seconds so that load from other jobs does not count): recognition 14.1 s at 320, 10.5
+# at 160, 10.1 at 96, 9.8 at 48; the lines that changed at 160 were icons read as
+# symbols and a clipped word ("Look who's ba" -> "Look who's bal"); 96 and below started
+# misreading single letters. Batching the lines (sorted by width) cost more, not less:
+# 14.7 s at batch 1, 17.4 at 8, 20.5 at 16 (each batch is padded to its widest line).
+REC_MIN_WIDTH = 160
 
 # The models that ship in the rapidocr wheel (rapidocr 3.x default configuration).
 DET_MODEL = "PP-OCRv6_det_small.onnx"
@@ -113,6 +123,7 @@ class RapidEngine:
             "Det.model_path": str(model_dir / DET_MODEL),
             "Rec.model_path": str(model_dir / REC_MODEL),
             "Rec.rec_batch_num": REC_BATCH,
+            "Rec.rec_img_shape": [3, 48, REC_MIN_WIDTH],
             # onnxruntime's memory arena: reused buffers across images, ~7-10 % less time
             # per image in a long-lived worker (same output, so not part of the key)
             "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
@@ -147,7 +158,7 @@ class RapidEngine:
                           ([DET_MODEL, REC_MODEL] + ([CLS_MODEL] if s["use_cls"] else [])))
         return (f"rapidocr-{rapidocr_version()};models={models};"
                 f"det={s['det_limit_type']}{s['det_limit_side_len']};"
-                f"cls={int(s['use_cls'])};max_side={s['max_side_len']};rec_batch={REC_BATCH}")
+                f"cls={int(s['use_cls'])};max_side={s['max_side_len']};rec_batch={REC_BATCH};rec_w={REC_MIN_WIDTH}")
 
     def key(self) -> str:
         return self._key
