@@ -406,14 +406,25 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
                                              e.check.shot.sha256, tuple(e.redactions)),
                          min_text_px=e.min_text_px(s), display_width_pt=s.image_rect.width)
              for e, s in slices]
+    fit_cache = (cache_dir(options, "fit") or fit.default_cache_dir()) if options.use_cache else None
+    # A rough guess first: if every image fits at the top rung with it, the real size is
+    # checked after assembly (below). If the cap binds, the non-image part is measured
+    # (one render with blank images) so that quality drops only as far as it must.
     overhead = 30_000 + 6_000 * pages + sum(e.doc.size for e in exhibits
                                             if isinstance(e, DocumentExhibit))
-    overhead = measure_overhead(case, report, options, exhibits, slices, left_out, cover,
-                                limits, pages, failures)
-    for _attempt in range(3):
+    try:
         fitted = fit.fit(items, limits.max_bytes, overhead=overhead, workers=options.workers,
-                         cache_dir=(cache_dir(options, "fit") or fit.default_cache_dir())
-                         if options.use_cache else None)
+                         cache_dir=fit_cache)
+    except TooBig:
+        fitted = None
+    if fitted is None or fitted.level.index > 0:
+        overhead = measure_overhead(case, report, options, exhibits, slices, left_out, cover,
+                                    limits, pages, failures)
+        fitted = None
+    for _attempt in range(3):
+        if fitted is None:
+            fitted = fit.fit(items, limits.max_bytes, overhead=overhead, workers=options.workers,
+                             cache_dir=fit_cache)
         exhibit_pages = all_pages(exhibits, fitted.images)
         manifest = make_manifest(case, report, options, exhibits, exhibit_pages, left_out,
                                  cover_pages=pages - n_pages, draft=bool(failures))
@@ -430,6 +441,7 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
                     raise _OverCap(result.bytes - sum(len(i.data) for i in fitted.images))
         except _OverCap as over:
             overhead = over.overhead + 10_000
+            fitted = None
             continue
         break
     else:

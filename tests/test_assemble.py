@@ -653,3 +653,23 @@ def test_page_frame_is_shared_by_plan_and_pages():
     frame = page_frame("letter")
     assert frame.content.top < frame.header_baseline < 792
     assert 0 < frame.footer_baseline < frame.content.y
+
+
+@pytest.mark.parametrize("pdfa", [False, True])
+def test_non_image_bytes_measures_the_package_less_its_images(inputs, tmp_path, pdfa):
+    """The fit stage budgets this figure: it must be what the real package spends on
+    everything but image data, measured with blank stand-ins of the same shapes."""
+    from evidence.fit import placeholder
+    out = tmp_path / "p.pdf"
+    real = assemble(out, COVER, inputs, page_size="letter", draft_failures=3,
+                    manifest=MANIFEST, pdfa=pdfa)
+    other = real.bytes - sum(len(p.image.data) for p in inputs)
+    stand_ins = [ExhibitPage(p.exhibit, p.source, p.date_label, p.when_source, p.note,
+                             p.highlight, p.lines, p.slice,
+                             placeholder(p.slice.source_width, p.slice.height_px))
+                 for p in inputs]
+    measured = asm.non_image_bytes(COVER, stand_ins, page_size="letter", draft_failures=3,
+                                   manifest=MANIFEST, pdfa=pdfa)
+    # Within a palette's worth per image (the stand-ins carry a full 256-colour palette),
+    # and never far below what the real package spent.
+    assert other - 64 * len(inputs) <= measured <= other + 800 * len(inputs), (measured, other)
