@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -53,6 +54,7 @@ IMAGE_EXT = {".png", ".jpg", ".jpeg", ".webp"}
 class Run:
     seconds: float
     peak_mb: float
+    cpu: float = 0.0  # CPU seconds (user + system) of the whole process tree
     bytes: int = 0
     ok: bool = True
     note: str = ""
@@ -66,6 +68,7 @@ def tool(name: str) -> str:
 
 def run_measured(cmd: list[str], cwd: Path | None = None) -> tuple[subprocess.CompletedProcess, Run]:
     """Run cmd; wall seconds and the peak of the process tree's summed PSS (MB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0.0
@@ -97,7 +100,9 @@ def run_measured(cmd: list[str], cwd: Path | None = None) -> tuple[subprocess.Co
     elapsed = time.perf_counter() - t
     stop.set()
     th.join()
-    return subprocess.CompletedProcess(cmd, p.returncode, out, err), Run(elapsed, peak)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err), Run(elapsed, peak, cpu=cpu)
 
 
 # --- the two tools ---------------------------------------------------------------------
@@ -137,7 +142,8 @@ def ocrmypdf(images: list[Path], tmp: Path, out: Path) -> Run:
     p, b = run_measured([tool("ocrmypdf"), "--optimize", "3", "-j", "2", "-q", str(mid), str(out)])
     if p.returncode:
         sys.exit(f"ocrmypdf failed ({p.returncode}): {p.stderr.strip()[-400:]}")
-    return Run(a.seconds + b.seconds, max(a.peak_mb, b.peak_mb), out.stat().st_size)
+    return Run(a.seconds + b.seconds, max(a.peak_mb, b.peak_mb), out.stat().st_size,
+               cpu=a.cpu + b.cpu)
 
 
 # --- legibility: does an independent OCR read the email? --------------------------------
@@ -179,11 +185,12 @@ def wanted_peer(images: list[Path], email_of) -> dict[int, str]:
 
 # --- the screenshot sets ------------------------------------------------------------------
 
-def real_case(src: Path, tmp: Path, client_email: str | None):
-    """A case folder over copies of src's images; the peer reads the originals."""
+def real_case(src: Path, tmp: Path, client_email: str | None, every: int = 1):
+    """A case folder over copies of src's images (every `every`-th); the peer reads the
+    originals."""
     truth_file = src / "truth.json"
     truth = json.loads(truth_file.read_text()) if truth_file.is_file() else {}
-    images = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_EXT)
+    images = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_EXT)[::every]
     case = tmp / "case"
     (case / "screenshots").mkdir(parents=True)
     name, email = "Jane Cooper", client_email or "jane.cooper@example.com"
@@ -237,6 +244,8 @@ def main() -> None:
     ap.add_argument("folder", nargs="?", type=Path, default=DEFAULT_SET)
     ap.add_argument("--generated", type=int, metavar="N", help="N rendered screenshots instead")
     ap.add_argument("--client-email", help="the email to look for (default: truth.json per image)")
+    ap.add_argument("--every", type=int, default=1, metavar="K",
+                    help="only every K-th image of the folder (a quicker, smaller set)")
     ap.add_argument("--reps", type=int, default=1, help="interleaved repetitions (median)")
     ap.add_argument("--half", action="store_true", help="also build capped at half the peer's bytes")
     ap.add_argument("--no-read-back", action="store_true", help="skip the tesseract read-back")
@@ -252,7 +261,7 @@ def main() -> None:
             case, images, email_of = generated_case(args.generated, tmp)
             label = f"{args.generated} generated screenshots"
         else:
-            case, images, email_of = real_case(args.folder, tmp, args.client_email)
+            case, images, email_of = real_case(args.folder, tmp, args.client_email, args.every)
             label = f"{len(images)} screenshots from {args.folder}"
         print(f"set: {label}; {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}", flush=True)
         names = [f"ours[{k}]" if len(roots) > 1 else "ours" for k in range(len(roots))]
@@ -265,7 +274,8 @@ def main() -> None:
         def step(key: str, run) -> None:
             res[key].append(run())
             r = res[key][-1]
-            print(f"  {key}: {r.seconds:.1f} s {r.peak_mb:.0f} MB {r.bytes:,} B {r.note}", flush=True)
+            print(f"  {key}: {r.seconds:.1f} s ({r.cpu:.1f} CPU s) {r.peak_mb:.0f} MB {r.bytes:,} B "
+                  f"{r.note}", flush=True)
 
         global EVIDENCE_ROOT
         for rep in range(args.reps):
@@ -289,7 +299,7 @@ def main() -> None:
                     read[n] = (email_pages(pdfs[n], w := wanted_ours(pdfs[n], email_of), tmp), len(w))
             if not args.skip_peer:
                 read["peer"] = (email_pages(peer_pdf, w := wanted_peer(images, email_of), tmp), len(w))
-        print(f"\n{'':44} {'seconds':>8} {'peak MB':>8} {'bytes':>10}  email read on")
+        print(f"\n{'':44} {'seconds':>8} {'CPU s':>8} {'peak MB':>8} {'bytes':>10}  email read on")
         for k, v in res.items():
             if not v:
                 continue
@@ -298,11 +308,15 @@ def main() -> None:
             what = {"peer": "img2pdf + ocrmypdf --optimize 3 -j 2", "img2pdf": "img2pdf alone"}.get(
                 k, f"{k}: evidence build --draft")
             fail = "" if v[-1].ok else f"  FAILED: {v[-1].note}"
-            print(f"{what:44} {med(k):8.2f} {med(k, 'peak_mb'):8.0f} {v[-1].bytes:10,}  {r}{fail}")
+            print(f"{what:44} {med(k):8.2f} {med(k, 'cpu'):8.1f} {med(k, 'peak_mb'):8.0f} "
+                  f"{v[-1].bytes:10,}  {r}{fail}")
         if not args.skip_peer:
             for n, root in zip(names, roots):
                 print(f"{n} ({root}): cold / peer = {med(n + ' cold') / med('peer'):.2f} (target <= 1.0, "
                       f"aim 0.7); warm / img2pdf = {med(n + ' warm') / med('img2pdf'):.2f} (target <= 3)")
+                print(f"   in CPU seconds (robust to load from other jobs): cold / peer = "
+                      f"{med(n + ' cold', 'cpu') / med('peer', 'cpu'):.2f}; warm / img2pdf = "
+                      f"{med(n + ' warm', 'cpu') / med('img2pdf', 'cpu'):.2f}")
         if args.half and not args.skip_peer:
             cap = res["peer"][-1].bytes // 2
             for n, root in zip(names, roots):
