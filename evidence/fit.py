@@ -777,9 +777,7 @@ def placeholder(width: int, height: int) -> EncodedImage:
     h = max(1, round(w * height / max(1, width)))
     im = Image.new("P", (w, h), 0)
     im.putpalette(bytes(range(256)) * 3)
-    buf = io.BytesIO()
-    im.save(buf, format="PNG")
-    return EncodedImage(buf.getvalue(), "png", w, h, mode="P", scale=w / max(1, width))
+    return EncodedImage(encode_png(im), "png", w, h, mode="P", scale=w / max(1, width))
 
 
 def encode_at(item: FitItem, level: int | Level) -> EncodedImage:
