@@ -54,10 +54,10 @@ IMAGE_EXT = {".png", ".jpg", ".jpeg", ".webp"}
 class Run:
     seconds: float
     peak_mb: float
-    cpu: float = 0.0  # CPU seconds (user + system) of the whole process tree
     bytes: int = 0
     ok: bool = True
     note: str = ""
+    cpu: float = 0.0  # CPU seconds (user + system) of the whole process tree
 
 
 def tool(name: str) -> str:
