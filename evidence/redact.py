@@ -473,6 +473,7 @@ def apply_to_lines(lines: Sequence[OcrLine], redactions: Iterable[Redaction]) ->
     out = []
     for i, line in enumerate(lines):
         if i in spans:
-            line = replace(line, text=mask_text(line.text, spans[i]))
+            # its words held the secret too: drop them (a highlight estimates instead)
+            line = replace(line, text=mask_text(line.text, spans[i]), words=())
         out.append(line)
     return out

@@ -25,6 +25,7 @@ from .cache import CacheWarning, OcrCache, default_cache_dir
 from .easy import EasyEngine
 from .rapid import RapidEngine
 from .tiling import TILING_KEY, recognize_tiled
+from .words import WORDS_KEY
 
 # name -> factory. A factory is called with the engine's settings and returns an Engine.
 # Optional class methods: `key_for(**settings) -> str` gives the engine's key without
@@ -93,7 +94,7 @@ def ocr_key(engine_name: str, settings: Mapping[str, Any] | None = None) -> str:
             _local_engine(engine_name, settings).key()
     except TypeError as e:
         raise EngineError(f"bad settings for the {engine_name} OCR engine: {e}") from None
-    return f"{key};{TILING_KEY}"
+    return f"{key};{TILING_KEY};{WORDS_KEY}"
 
 
 def default_workers() -> int:

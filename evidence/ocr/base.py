@@ -42,32 +42,56 @@ class Box:
         return cls(x0, y0, x1, y1)
 
 
+Word = tuple[str, Box]
+
+
 @dataclass(frozen=True)
 class OcrLine:
+    """One line of text. `words`, when known, are the line's words left to right, each
+    with its own box (see `ocr.words`): what a highlight outlines, so it crosses no glyph."""
+
     text: str
     box: Box
     confidence: float
+    words: tuple[Word, ...] = ()
+
+    def shifted(self, dx: float = 0.0, dy: float = 0.0) -> "OcrLine":
+        return OcrLine(self.text, self.box.shifted(dx, dy), self.confidence,
+                       tuple((t, b.shifted(dx, dy)) for t, b in self.words))
 
     def to_json(self) -> dict:
-        return {"text": self.text, "box": self.box.to_list(), "conf": round(self.confidence, 4)}
+        d = {"text": self.text, "box": self.box.to_list(), "conf": round(self.confidence, 4)}
+        if self.words:
+            d["words"] = [[t, b.to_list()] for t, b in self.words]
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> "OcrLine":
-        return cls(str(d["text"]), Box.from_list(d["box"]), float(d["conf"]))
+        words = tuple((str(t), Box.from_list(b)) for t, b in d.get("words", ()))
+        return cls(str(d["text"]), Box.from_list(d["box"]), float(d["conf"]), words)
 
 
-def lines_from_quads(found) -> list[OcrLine]:
+def quad_box(quad) -> Box:
+    """The axis-aligned bounding box of a quadrilateral [(x, y), ...]."""
+    xs = [float(p[0]) for p in quad]
+    ys = [float(p[1]) for p in quad]
+    return Box(min(xs), min(ys), max(xs), max(ys))
+
+
+def lines_from_quads(found, words=None) -> list[OcrLine]:
     """Engines report (quadrilateral, text, confidence); keep non-empty text, with the
-    quad's axis-aligned bounding box and the confidence clamped to [0, 1]."""
+    quad's axis-aligned bounding box and the confidence clamped to [0, 1]. `words`, if
+    given, is per found line a list of (text, quad) word boxes."""
     lines = []
-    for quad, text, conf in found:
+    words = list(words) if words is not None else []
+    for i, (quad, text, conf) in enumerate(found):
         text = str(text).strip()
         if not text:
             continue
-        xs = [float(p[0]) for p in quad]
-        ys = [float(p[1]) for p in quad]
-        lines.append(OcrLine(text, Box(min(xs), min(ys), max(xs), max(ys)),
-                             max(0.0, min(1.0, float(conf)))))
+        line_words = tuple((str(t).strip(), quad_box(q)) for t, q in
+                           (words[i] if i < len(words) else ()) if str(t).strip())
+        lines.append(OcrLine(text, quad_box(quad), max(0.0, min(1.0, float(conf))),
+                             line_words))
     return lines
 
 

@@ -124,6 +124,9 @@ class RapidEngine:
             "Rec.model_path": str(model_dir / REC_MODEL),
             "Rec.rec_batch_num": REC_BATCH,
             "Rec.rec_img_shape": [3, 48, REC_MIN_WIDTH],
+            # word boxes from the recogniser's character positions (no extra model run);
+            # highlights outline whole words with them (see ocr/words.py)
+            "Global.return_word_box": True,
             # onnxruntime's memory arena: reused buffers across images, ~7-10 % less time
             # per image in a long-lived worker (same output, so not part of the key)
             "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
@@ -158,7 +161,8 @@ class RapidEngine:
                           ([DET_MODEL, REC_MODEL] + ([CLS_MODEL] if s["use_cls"] else [])))
         return (f"rapidocr-{rapidocr_version()};models={models};"
                 f"det={s['det_limit_type']}{s['det_limit_side_len']};"
-                f"cls={int(s['use_cls'])};max_side={s['max_side_len']};rec_batch={REC_BATCH};rec_w={REC_MIN_WIDTH}")
+                f"cls={int(s['use_cls'])};max_side={s['max_side_len']};rec_batch={REC_BATCH};"
+                f"rec_w={REC_MIN_WIDTH};words=1")
 
     def key(self) -> str:
         return self._key
@@ -172,7 +176,25 @@ class RapidEngine:
         scores = getattr(out, "scores", None)
         if not txts or boxes is None or scores is None:
             return []
-        return lines_from_quads(zip(boxes, txts, scores))
+        return lines_from_quads(zip(boxes, txts, scores),
+                                _words_per_line(txts, getattr(out, "word_results", None)))
+
+
+def _words_per_line(txts, word_results) -> list:
+    """rapidocr's word results as one list of (text, quad) per line of `txts`.
+
+    rapidocr leaves out lines that got no word boxes, so the two lists can differ in
+    length: a word list belongs to a line only if its words spell that line."""
+    out: list = [()] * len(txts)
+    j = 0
+    for i, txt in enumerate(txts):
+        if j >= len(word_results or ()):
+            break
+        words = [(w[0], w[2]) for w in word_results[j] if len(w) == 3 and w[2] is not None]
+        if "".join(t for t, _ in words).replace(" ", "") == str(txt).replace(" ", ""):
+            out[i] = words
+            j += 1
+    return out
 
 
 def _check_settings(det_limit_type, det_limit_side_len, use_cls, max_side_len) -> dict:

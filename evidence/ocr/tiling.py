@@ -19,6 +19,7 @@ import math
 from PIL import Image
 
 from .base import Engine, OcrLine
+from .words import with_words
 
 # Height/width above which an image is read in strips. Not lower: 20:9 and 21:9 phones
 # (1080x2400 = 2.22, 1644x3840 = 2.34) give single-screen shots that read fine whole
@@ -52,18 +53,18 @@ def tile_spans(width: int, height: int, *, tall_ratio: float = TALL_RATIO,
 
 
 def recognize_tiled(engine: Engine, image: Image.Image) -> list[OcrLine]:
-    """`engine.recognize`, strip by strip for a tall image; lines in reading order."""
+    """`engine.recognize`, strip by strip for a tall image; lines in reading order, with
+    word boxes fitted to the ink (`words.with_words`)."""
     width, height = image.size
     spans = tile_spans(width, height)
     if len(spans) == 1:
-        return reading_order(engine.recognize(image))
+        return with_words(image, reading_order(engine.recognize(image)))
     tiles = []
     for top, bottom in spans:
         strip = image.crop((0, top, width, bottom))
-        lines = [OcrLine(line.text, line.box.shifted(0, top), line.confidence)
-                 for line in engine.recognize(strip)]
+        lines = [line.shifted(0, top) for line in engine.recognize(strip)]
         tiles.append((top, bottom, lines))
-    return reading_order(merge_tiles(tiles))
+    return with_words(image, reading_order(merge_tiles(tiles)))
 
 
 def merge_tiles(tiles: list[tuple[int, int, list[OcrLine]]]) -> list[OcrLine]:
