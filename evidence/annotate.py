@@ -16,7 +16,9 @@ glyph (PDF/A forbids references to .notdef, even in invisible text):
   Arabic that the font has stays searchable in logical order.
 
 No transparency anywhere (no alpha, no soft masks): PDF/A-2b and black-and-white printing
-both prefer opaque fills, and the stamp is an outline so it hides nothing.
+both prefer opaque fills. Nothing is drawn over a word of the screenshot: the highlight
+sits in the blank space around its words, the leader is routed around text (see
+highlight.py and leader.py), and the draft marks stay in the page margins.
 
 The measuring functions (`wrap`, `callout_height`) are pure and used by `layout` to plan
 pages; the `draw_*` functions take a reportlab canvas.
@@ -47,7 +49,6 @@ NOTE_FILL = HexColor("#FFF4C2")  # light yellow: prints as a very light grey
 NOTE_BORDER = black
 MARK = HexColor("#C00000")  # highlight box and arrow: dark red, prints dark grey
 DRAFT = HexColor("#C00000")
-DRAFT_WATERMARK = HexColor("#E6A3A3")
 HEADER_SIZE = 11.0
 FOOTER_SIZE = 9.0
 
@@ -318,45 +319,86 @@ def draw_callout(c, rect: Rectish, note: str, label: str = "Note") -> None:
     c.restoreState()
 
 
-def draw_highlight(c, rect: Rectish, pad: float = 3.0) -> None:
-    """A bold rectangle around `rect`, with a white halo so it shows on dark screenshots."""
-    x, y, w, h = rect
+def draw_outline(c, rects: list[Rectish], stroke: float,
+                 rows: list[Rectish | None] | None = None,
+                 tight: list[tuple[bool, bool]] | None = None) -> None:
+    """The highlight: rectangles stroked `stroke` pt wide, drawn in the blank space
+    around the words (see highlight.outline): a white band with a dark red line in its
+    middle, so it shows on light and dark screenshots and in black and white. A side
+    marked tight (a word close by on the same row) is drawn only as ticks from the top
+    and bottom edges down to the text row (`rows`), never through the word gap."""
+    if stroke <= 0:
+        return
     c.saveState()
-    for colour, width in ((white, 6.0), (MARK, 3.0)):
+    c.setLineJoin(0)
+    c.setLineCap(0)
+    for colour, width in ((white, stroke), (MARK, stroke * 0.6)):
         c.setStrokeColor(colour)
         c.setLineWidth(width)
-        c.rect(x - pad, y - pad, w + 2 * pad, h + 2 * pad, stroke=1, fill=0)
+        for k, (x, y, w, h) in enumerate(rects):
+            row = rows[k] if rows and k < len(rows) else None
+            lt, rt = tight[k] if tight and k < len(tight) else (False, False)
+            top, bottom = y + h, y
+            c.line(x, top, x + w, top)
+            c.line(x, bottom, x + w, bottom)
+            for side_x, is_tight in ((x, lt), (x + w, rt)):
+                if not is_tight or row is None:
+                    c.line(side_x, bottom, side_x, top)
+                    continue
+                _rx, ry, _rw, rh = row
+                keep = 1.0  # pt off the row, anti-aliasing included
+                if top - (ry + rh + keep) > 0:
+                    c.line(side_x, top, side_x, ry + rh + keep)
+                if ry - keep - bottom > 0:
+                    c.line(side_x, bottom, side_x, ry - keep)
     c.restoreState()
 
 
-def _nearest(px: float, py: float, rect: Rectish) -> tuple[float, float]:
-    x, y, w, h = rect
-    return min(max(px, x), x + w), min(max(py, y), y + h)
+LEADER_WIDTH = 1.5  # pt, the dark line
+LEADER_HALO = 1.0  # pt of white on each side
+HEAD_LENGTH = 6.0
+HEAD_HALF = 2.75
 
 
-def draw_arrow(c, source: Rectish, target: Rectish, pad: float = 3.0) -> None:
-    """An arrow from the edge of `source` (the callout) to the edge of `target`."""
-    tx, ty, tw, th = target
-    target = (tx - pad - 2, ty - pad - 2, tw + 2 * pad + 4, th + 2 * pad + 4)
-    sx, sy, sw, sh = source
-    ex, ey = _nearest(sx + sw / 2, sy + sh / 2, target)
-    bx, by = _nearest(ex, ey, source)
-    length = math.hypot(ex - bx, ey - by)
-    if length < 12:
+def leader_clearance() -> float:
+    """How far the leader's centre line must keep from any word."""
+    return LEADER_WIDTH / 2 + LEADER_HALO + 0.5
+
+
+def head_clearance() -> float:
+    return HEAD_HALF + LEADER_HALO + 0.5
+
+
+def draw_leader(c, points: list[tuple[float, float]]) -> None:
+    """A polyline from the note to the highlight with an arrow head at its end."""
+    if len(points) < 2:
         return
-    ux, uy = (ex - bx) / length, (ey - by) / length
-    head, half = 13.0, 6.0
-    hx, hy = ex - ux * head, ey - uy * head  # base of the arrow head
+    (ax, ay), (ex, ey) = points[-2], points[-1]
+    length = math.hypot(ex - ax, ey - ay)
+    if length <= 0:
+        return
+    ux, uy = (ex - ax) / length, (ey - ay) / length
+    head = min(HEAD_LENGTH, length)
+    hx, hy = ex - ux * head, ey - uy * head  # base of the head
+    body = list(points[:-1]) + [(hx, hy)]
     c.saveState()
-    for colour, width, grow in ((white, 6.0, 2.0), (MARK, 3.0, 0.0)):
+    c.setLineJoin(1)
+    c.setLineCap(1)
+    for colour, width, grow in ((white, LEADER_WIDTH + 2 * LEADER_HALO, LEADER_HALO),
+                                (MARK, LEADER_WIDTH, 0.0)):
         c.setStrokeColor(colour)
         c.setFillColor(colour)
         c.setLineWidth(width)
-        c.line(bx, by, hx, hy)
         p = c.beginPath()
-        p.moveTo(ex + ux * grow, ey + uy * grow)
-        p.lineTo(hx - uy * (half + grow) - ux * grow, hy + ux * (half + grow) - uy * grow)
-        p.lineTo(hx + uy * (half + grow) - ux * grow, hy - ux * (half + grow) - uy * grow)
+        p.moveTo(*body[0])
+        for pt in body[1:]:
+            p.lineTo(*pt)
+        c.drawPath(p, stroke=1, fill=0)
+        half = HEAD_HALF + grow
+        p = c.beginPath()
+        p.moveTo(ex, ey)
+        p.lineTo(hx - uy * half - ux * grow, hy + ux * half - uy * grow)
+        p.lineTo(hx + uy * half - ux * grow, hy - ux * half - uy * grow)
         p.close()
         c.drawPath(p, stroke=0, fill=1)
     c.restoreState()
@@ -397,33 +439,25 @@ def draw_footer(c, x: float, y: float, width: float, text: str) -> None:
     c.restoreState()
 
 
+DRAFT_BAND_H = 20.0  # the band at the top of the page, inside the 36 pt margin
+DRAFT_STRIPE_W = 16.0  # the stripe down the left edge, inside the margin
+
+
+def draft_margins(page_w: float, page_h: float) -> list[Rectish]:
+    """Where the draft marks go: a band across the top, a stripe down the left side."""
+    return [(0.0, page_h - 6 - DRAFT_BAND_H, page_w, DRAFT_BAND_H + 6),
+            (0.0, 0.0, 6 + DRAFT_STRIPE_W, page_h)]
+
+
 def draw_draft_stamp(c, page_w: float, page_h: float, text: str,
                      watermark: str = "DRAFT") -> None:
-    """A banner in the top margin with `text`, and a large outlined diagonal watermark.
-
-    The watermark is stroked, not filled (text render mode 1), so it hides nothing and
-    needs no transparency.
-    """
+    """Draft marks in the margins only: `text` in a band at the top, and a stripe with
+    `watermark` down the left side, so nothing on the page is covered."""
     register_fonts()
     line, size = fit_line(text, page_w - 80, FONT_BOLD, 11.0, 8.0)
     tw = text_width(line, FONT_BOLD, size)
-    bw, bh = tw + 20, size + 9
-    bx, by = (page_w - bw) / 2, page_h - 10 - bh
-    c.saveState()
-    mark = displayable(watermark).strip()
-    if mark:
-        big = min(130.0, 0.8 * math.hypot(page_w, page_h) / max(1.0, text_width(mark, FONT_BOLD, 1.0)))
-        t = c.beginText()
-        t.setTextRenderMode(1)
-        t.setFont(FONT_BOLD, big)
-        c.setStrokeColor(DRAFT_WATERMARK)
-        c.setLineWidth(1.5)
-        c.translate(page_w / 2, page_h / 2)
-        c.rotate(math.degrees(math.atan2(page_h, page_w)))
-        t.setTextOrigin(-text_width(mark, FONT_BOLD, big) / 2, -big * 0.35)
-        t.textOut(mark)
-        c.drawText(t)
-    c.restoreState()
+    bw, bh = tw + 20, DRAFT_BAND_H
+    bx, by = (page_w - bw) / 2, page_h - 6 - bh
     c.saveState()
     c.setFillColor(white)
     c.setStrokeColor(DRAFT)
@@ -431,7 +465,18 @@ def draw_draft_stamp(c, page_w: float, page_h: float, text: str,
     c.roundRect(bx, by, bw, bh, 3, stroke=1, fill=1)
     c.setFillColor(DRAFT)
     c.setFont(FONT_BOLD, size)
-    c.drawCentredString(page_w / 2, by + 5.5, line)
+    c.drawCentredString(page_w / 2, by + (bh - size) / 2 + 1.5, line)
+    c.restoreState()
+    mark = displayable(watermark).strip()
+    if not mark:
+        return
+    c.saveState()
+    c.setFillColor(DRAFT)
+    c.rect(6, 0, 2, page_h, stroke=0, fill=1)  # the stripe down the left margin
+    c.translate(6 + DRAFT_STRIPE_W - 4, page_h / 2)
+    c.rotate(90)
+    c.setFont(FONT_BOLD, 10)
+    c.drawCentredString(0, 0, mark)  # once: it reads as one word in extracted text
     c.restoreState()
 
 

@@ -39,7 +39,6 @@ temporary file is removed and a previous package is left as it was.
 """
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 import io
@@ -49,20 +48,16 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from string import Template
 from typing import Sequence
-from xml.sax.saxutils import escape
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
 from PIL import Image, ImageCms
-from reportlab.lib.colors import Color, HexColor, black, white
-from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.colors import Color
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas as rl_canvas
-from reportlab.platypus import Frame as RlFrame, Paragraph, Spacer, Table, TableStyle
 
-from . import __version__, annotate
+from . import __version__, annotate, highlight, leader
 from .annotate import FONT, FONT_BOLD
 from .errors import EvidenceError
 from .output import atomic_path, write_failed
@@ -70,9 +65,9 @@ from .layout import Frame, LayoutError, Rect, Slice, check_page, page_frame
 from .manifest import attach, content_digests_from_pdf, digests_from_pdf, manifest_from_pdf
 from .ocr.base import Box, OcrLine
 from .fit import EncodedImage  # the fit stage's output, embedded as it is
-from .presets import load_toml
+from .cover import COVER_TEMPLATE, CoverInfo, IndexRow, Wording, draw_cover  # noqa: F401
+from .cover import title as cover_title
 
-COVER_TEMPLATE = "cover.toml"
 
 
 class AssembleError(EvidenceError):
@@ -80,20 +75,6 @@ class AssembleError(EvidenceError):
 
 
 # --- the input contract --------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CoverInfo:
-    client_name: str
-    client_email: str
-    dispute_id: str
-    processor: str
-    amount: str  # as it should read, e.g. "USD 129.00"
-    reason: str
-    ticket: str = ""
-    respond_by: dt.date | None = None
-    today: dt.date | None = None  # for "N days left"; default: the local date
-    rebuttal: str = ""  # the letter (plain text), set on its own page after the cover
-
 
 @dataclass(frozen=True)
 class ExhibitPage:
@@ -107,6 +88,9 @@ class ExhibitPage:
     slice: Slice
     image: EncodedImage
     group: str = ""  # index group (templates/reasons.toml [groups]); "" for none
+    failures: tuple[str, ...] = ()  # why its checks failed (marked in a draft's index)
+    # the highlight per line of its phrase (word boxes, source px); () = just `highlight`
+    highlight_parts: tuple[Box, ...] = ()
 
     @property
     def part(self) -> int:  # 1-based page within the exhibit
@@ -273,44 +257,6 @@ def _placeholder(serial: int) -> ImageReader:
 
 # --- wording -------------------------------------------------------------------------
 
-class Wording:
-    """The cover template (templates/cover.toml), with `${name}` substitution."""
-
-    def __init__(self, data: dict, where: str = COVER_TEMPLATE):
-        self.data, self.where = data, where
-
-    @classmethod
-    def load(cls, path: Path | str | None = None) -> "Wording":
-        return cls(load_toml(COVER_TEMPLATE, path), str(path or COVER_TEMPLATE))
-
-    def get(self, dotted: str):
-        node = self.data
-        for part in dotted.split("."):
-            if not isinstance(node, dict) or part not in node:
-                raise EvidenceError(f"template has no {dotted!r}", self.where)
-            node = node[part]
-        return node
-
-    def fill(self, text: str, **names) -> str:
-        try:
-            return Template(str(text)).substitute({k: str(v) for k, v in names.items()})
-        except (KeyError, ValueError) as e:
-            raise EvidenceError(f"template text {text!r}: unknown or bad placeholder {e}",
-                                self.where) from None
-
-    def say(self, dotted: str, **names) -> str:
-        return self.fill(self.get(dotted), **names)
-
-
-def _respond_by(w: Wording, cover: CoverInfo) -> str:
-    if cover.respond_by is None:
-        return w.say("respond_by.unset")
-    today = cover.today or dt.date.today()
-    days = (cover.respond_by - today).days
-    key = {0: "today", 1: "tomorrow", -1: "yesterday"}.get(days, "future" if days > 0 else "past")
-    return w.say(f"respond_by.{key}", date=cover.respond_by.isoformat(), days=abs(days))
-
-
 def _dated(w: Wording, page: ExhibitPage) -> str:
     src = (page.when_source or "image").strip().lower()
     if src in ("", "image", "ocr", "screenshot"):
@@ -327,126 +273,27 @@ def _draft_text(w: Wording, failures: int) -> str:
 
 # --- drawing -------------------------------------------------------------------------
 
-@dataclass
-class _Entry:
-    exhibit: int
-    date: str
-    source: str
-    note: str
-    first: int = 0
-    last: int = 0
-    group: str = ""
-
-
-def _entries(w: Wording, pages: Sequence[ExhibitPage], cover_pages: int) -> list[_Entry]:
-    out: list[_Entry] = []
+def _rows(w: Wording, pages: Sequence[ExhibitPage], cover_pages: int,
+          draft: bool) -> list[IndexRow]:
+    """The exhibit index: one row per exhibit, with its pages (and, in a draft, why it
+    failed)."""
+    out: list[IndexRow] = []
     for i, p in enumerate(pages):
         page_no = cover_pages + i + 1
-        if out and out[-1].exhibit == p.exhibit and p.part > 1:
+        if out and out[-1].exhibit == str(p.exhibit) and p.part > 1:
             out[-1].last = page_no
             continue
-        out.append(_Entry(p.exhibit, _dated(w, p), p.source, p.note or "", page_no, page_no,
-                          getattr(p, "group", "")))
+        out.append(IndexRow(str(p.exhibit), _dated(w, p), p.source, p.note or "", page_no,
+                            page_no, tuple(getattr(p, "failures", ())) if draft else (),
+                            group=_group_label(getattr(p, "group", ""))))
     return out
 
 
-def _styles() -> dict[str, ParagraphStyle]:
-    annotate.register_fonts()
-    base = dict(fontName=FONT, textColor=black)
-    return {
-        "title": ParagraphStyle("title", fontName=FONT_BOLD, fontSize=22, leading=27),
-        "subtitle": ParagraphStyle("subtitle", fontSize=13, leading=17, spaceBefore=2,
-                                   textColor=Color(0.25, 0.25, 0.25), fontName=FONT),
-        "intro": ParagraphStyle("intro", fontSize=11, leading=15, **base),
-        "label": ParagraphStyle("label", fontName=FONT_BOLD, fontSize=11, leading=14),
-        "value": ParagraphStyle("value", fontSize=11, leading=14, **base),
-        "heading": ParagraphStyle("heading", fontName=FONT_BOLD, fontSize=14, leading=18),
-        "th": ParagraphStyle("th", fontName=FONT_BOLD, fontSize=10, leading=12.5,
-                             textColor=white),
-        "td": ParagraphStyle("td", fontSize=10, leading=12.5, **base),
-    }
-
-
-def _p(text: str, style: ParagraphStyle) -> Paragraph:
-    safe = escape(annotate.displayable(text)).replace("\n", "<br/>")
-    return Paragraph(safe, style)
-
-
-def _cover_story(w: Wording, cover: CoverInfo, entries: list[_Entry], width: float) -> list:
-    st = _styles()
-    names = dict(client_name=cover.client_name, client_email=cover.client_email,
-                 dispute_id=cover.dispute_id, processor=cover.processor, amount=cover.amount,
-                 reason=cover.reason, ticket=cover.ticket or "–",
-                 respond_by=_respond_by(w, cover), exhibits=len(entries))
-    story: list = [_p(w.say("cover.title", **names), st["title"]),
-                   _p(w.say("cover.subtitle", **names), st["subtitle"]), Spacer(1, 10)]
-    intro = w.data.get("cover", {}).get("intro")
-    if intro:
-        story += [_p(w.fill(intro, **names), st["intro"]), Spacer(1, 12)]
-    rows = [[_p(f["label"], st["label"]), _p(w.fill(f["value"], **names), st["value"])]
-            for f in w.get("cover.fields")]
-    if rows:
-        t = Table(rows, colWidths=[width * 0.24, width * 0.76], hAlign="LEFT")
-        t.setStyle(TableStyle([
-            ("FONTNAME", (0, 0), (-1, -1), FONT),  # else reportlab selects Helvetica
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LINEBELOW", (0, 0), (-1, -1), 0.5, Color(0.75, 0.75, 0.75)),
-            ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
-            ("LEFTPADDING", (0, 0), (-1, -1), 0),
-        ]))
-        story += [t, Spacer(1, 18)]
-    story.append(_p(w.say("index.heading"), st["heading"]))
-    story.append(Spacer(1, 6))
-    if not entries:
-        story.append(_p(w.say("index.empty"), st["value"]))
-        return story
-    columns = w.get("index.columns")
-    total = sum(float(c["width"]) for c in columns) or 1.0
-    max_chars = int(w.data.get("index", {}).get("note_max_chars", 180))
-    head = [_p(c["label"], st["th"]) for c in columns]
-    body = []
-    headings = []  # rows that name an index group (exhibits grouped by type)
-    for e in entries:
-        if e.group and (not body or e.group != last_group):
-            from .reasons import group_label
-            headings.append(len(body) + 1)
-            body.append([_p(group_label(e.group), st["label"])] + [""] * (len(columns) - 1))
-        last_group = e.group
-        pages = w.say("index.pages_one", first=e.first) if e.first == e.last else \
-            w.say("index.pages_many", first=e.first, last=e.last)
-        cells = {"exhibit": str(e.exhibit), "date": e.date, "source": e.source,
-                 "note": annotate.ellipsize(e.note, max_chars), "page": pages}
-        body.append([_p(cells.get(c["key"], ""), st["td"]) for c in columns])
-    t = Table([head] + body, colWidths=[width * float(c["width"]) / total for c in columns],
-              repeatRows=1, hAlign="LEFT")
-    t.setStyle(TableStyle([
-        ("FONTNAME", (0, 0), (-1, -1), FONT),  # else reportlab selects Helvetica
-        ("BACKGROUND", (0, 0), (-1, 0), HexColor("#222222")),
-        ("ROWBACKGROUNDS", (0, 1), (-1, -1), [white, HexColor("#F0F0F0")]),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LINEBELOW", (0, 1), (-1, -1), 0.4, Color(0.7, 0.7, 0.7)),
-        ("BOX", (0, 0), (-1, -1), 0.75, black),
-        ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
-    ] + [c for r in headings for c in (("SPAN", (0, r), (-1, r)),
-                                        ("BACKGROUND", (0, r), (-1, r), HexColor("#DDDDDD")))]))
-    story.append(t)
-    return story
-
-
-def _letter_story(text: str) -> list:
-    """The rebuttal letter (see rebuttal.py): its own page after the cover."""
-    from .rebuttal import load_toml, paragraphs
-    if not text.strip():
-        return []
-    st = _styles()
-    body = ParagraphStyle("letter", parent=st["intro"], fontSize=11, leading=14.5, spaceAfter=7)
-    brk = Spacer(1, 0)
-    brk.evidence_new_page = True
-    story: list = [brk, _p(str(load_toml("rebuttal.toml").get("title", "Rebuttal")),
-                                   st["title"]), Spacer(1, 8)]
-    for para in paragraphs(text):
-        story.append(_p(para, body))
-    return story
+def _group_label(group: str) -> str:
+    if not group:
+        return ""
+    from .reasons import group_label
+    return group_label(group)
 
 
 def _furniture(c, w: Wording, frame: Frame, page_no: int, total: int, dispute_id: str,
@@ -455,51 +302,23 @@ def _furniture(c, w: Wording, frame: Frame, page_no: int, total: int, dispute_id
     if header:
         annotate.draw_header(c, area.x, frame.header_baseline, area.width, header)
     annotate.draw_footer(c, area.x, frame.footer_baseline, area.width,
-                         w.say("footer.text", page=page_no, pages=total, dispute_id=dispute_id))
+                         w.say_parts("footer.text", page=page_no, pages=total,
+                                     dispute_id=dispute_id))
     if draft:
         annotate.draw_draft_stamp(c, frame.width, frame.height, draft,
                                   str(w.data.get("draft", {}).get("watermark", "DRAFT")))
 
 
-def _draw_cover(c, w: Wording, frame: Frame, cover: CoverInfo, entries: list[_Entry],
-                total: int, draft: str | None) -> int:
-    """Draw the cover pages on `c`; return how many there were."""
-    area = frame.content
-    # the cover has no header line: its text uses the header band too
-    story = _cover_story(w, cover, entries, area.width) + _letter_story(cover.rebuttal)
-    n = 0
-    while story:
-        n += 1
-        if n > 500:
-            raise LayoutError("the cover page does not end (index too long?)")
-        box = RlFrame(area.x, area.y, area.width, frame.header_baseline + 14 - area.y,
-                      leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
-        drew = False
-        while story:
-            if getattr(story[0], "evidence_new_page", False):  # the letter starts a page
-                story.pop(0)
-                if drew:
-                    break
-                continue
-            if box.add(story[0], c, trySplit=0):
-                story.pop(0)
-                drew = True
-                continue
-            parts = box.split(story[0], c)
-            if len(parts) >= 2 and box.add(parts[0], c, trySplit=0):
-                story[0:1] = parts[1:]
-                drew = True
-            break
-        if not drew:
-            raise LayoutError("a cover page element is too large for the page")
-        _furniture(c, w, frame, n, total, cover.dispute_id, draft, None)
-        c.showPage()
-    return n
+def _frame_of(frame: Frame, sl: Slice) -> Frame:
+    """The frame of a slice's page: the document's, or the same paper turned."""
+    return page_frame(sl.page) if sl.page is not None else frame
 
 
 def _draw_exhibit(c, w: Wording, frame: Frame, page: ExhibitPage, serial: int,
                   page_no: int, total: int, dispute_id: str, draft: str | None) -> None:
     sl = page.slice
+    frame = _frame_of(frame, sl)
+    c.setPageSize(frame.page)
     r = sl.image_rect
     c.drawImage(_placeholder(serial), r.x, r.y, r.width, r.height)
     c.saveState()  # a hairline frame: a white screenshot on a white page still has edges
@@ -513,14 +332,8 @@ def _draw_exhibit(c, w: Wording, frame: Frame, page: ExhibitPage, serial: int,
         if rect is not None:
             items.append((line.text, rect.tuple()))
     annotate.draw_invisible_text(c, items)
-    mark = sl.box_to_page(page.highlight) if page.highlight is not None else None
-    if mark is not None:
-        annotate.draw_highlight(c, mark.tuple())
-    if sl.note_rect is not None and page.note and page.note.strip():
-        annotate.draw_callout(c, sl.note_rect.tuple(), page.note,
-                              str(w.data.get("exhibit", {}).get("note_label", "Note")))
-        if mark is not None:
-            annotate.draw_arrow(c, sl.note_rect.tuple(), mark.tuple())
+    _draw_marks(c, frame, page, draft is not None,
+                str(w.data.get("exhibit", {}).get("note_label", "Note")))
     header = w.say("exhibit.header", number=page.exhibit, date=_dated(w, page),
                    source=page.source)
     if page.parts > 1:
@@ -551,6 +364,61 @@ def _draw_document(c, w: Wording, frame: Frame, page, page_no: int, total: int,
     c.showPage()
 
 
+def _draw_marks(c, frame: Frame, page: ExhibitPage, draft: bool, note_label: str) -> None:
+    """The highlight outline, the note and the leader between them, none over a word."""
+    sl = page.slice
+    note = sl.note_rect if page.note and page.note.strip() else None
+    parts = page.highlight_parts or ((page.highlight,) if page.highlight is not None else ())
+    words = highlight.all_word_boxes(page.lines)
+    target, others = None, []
+    if parts:
+        hl = highlight.Highlight("", "", tuple(parts), (), 100.0)
+        shape = highlight.outline(hl, page.lines, others=words)
+        stroke = min(2.5, shape.stroke_px * sl.scale)
+        placed = [(sl.box_to_page(b), sl.box_to_page(row), t)
+                  for b, row, t in zip(shape.rects, shape.rows, shape.tight)]
+        placed = [p for p in placed if p[0] is not None]
+        rects = [r for r, _row, _t in placed]
+        if rects:
+            annotate.draw_outline(c, [r.tuple() for r in rects], stroke,
+                                  [row.tuple() if row else None for _r, row, _t in placed],
+                                  [t for _r, _row, t in placed])
+            g = stroke / 2
+            target = Rect(rects[0].x - g, rects[0].y - g, rects[0].width + stroke,
+                          rects[0].height + stroke)
+            others = [Rect(r.x - g, r.y - g, r.width + stroke, r.height + stroke)
+                      for r in rects[1:]]
+            # a side beside a close word is no way in: the arrow would end in the word gap
+            lt, rt = placed[0][2]
+            r0 = rects[0]
+            others += [Rect(x - 0.1, r0.y, 0.2, r0.height)
+                       for x, t in ((r0.x, lt), (r0.right, rt)) if t]
+    if note is None:
+        return
+    annotate.draw_callout(c, note.tuple(), page.note, note_label)
+    if target is None:
+        return
+    # Around whole lines first (through margins and the gaps between lines), else
+    # between words if it must, else just to the screenshot's edge at the row.
+    blocks = highlight.text_blocks(page.lines, parts)
+    area = frame.content
+    left = annotate.draft_margins(frame.width, frame.height)[1][2] if draft else 6.0
+    page_bounds = Rect(left, area.y, frame.width - 6.0 - left, area.top - area.y)
+    r = sl.image_rect
+    y = min(max(target.y + target.height / 2, r.y + 2), r.top - 2)
+    edge = Rect(r.right, y - 1, 1, 2) if note.x >= r.right else Rect(r.x - 1, y - 1, 1, 2)
+    way = None
+    for boxes, goal in ((blocks, target), (words, target), (words, edge)):
+        obstacles = [b for b in (sl.box_to_page(x) for x in boxes) if b is not None] + others
+        way = leader.route(note, goal, obstacles, leader.window(page_bounds, note, goal),
+                           clearance=annotate.leader_clearance(),
+                           head_clearance=annotate.head_clearance())
+        if way is not None:
+            break
+    if way is not None:
+        annotate.draw_leader(c, list(way.points))
+
+
 def _render(w: Wording, frame: Frame, cover: CoverInfo, pages: Sequence[ExhibitPage],
             draft: str | None, cover_pages: int) -> tuple[bytes, int]:
     """Draw the whole document with reportlab; return (pdf bytes, cover pages drawn)."""
@@ -558,11 +426,18 @@ def _render(w: Wording, frame: Frame, cover: CoverInfo, pages: Sequence[ExhibitP
     annotate.register_fonts()
     c = rl_canvas.Canvas(buf, pagesize=frame.page, pageCompression=1, initialFontName=FONT,
                          initialFontSize=10, initialLeading=12)
-    c.setTitle(f"Chargeback evidence – dispute {annotate.displayable(cover.dispute_id)}")
-    c.setSubject(annotate.displayable(f"{cover.processor} dispute {cover.dispute_id}: {cover.reason}"))
+    c.setTitle(annotate.displayable(cover_title(w, cover)))
+    if cover.processor or cover.dispute_id:
+        c.setSubject(annotate.displayable(" ".join(
+            x for x in (cover.processor, "dispute", cover.dispute_id) if x)
+            + (f": {cover.reason}" if cover.reason else "")))
+    else:
+        c.setSubject(annotate.displayable(f"Chargeback evidence: {cover.client_name}"))
     c.setCreator(f"evidence {__version__}")
     total = cover_pages + len(pages)
-    drawn = _draw_cover(c, w, frame, cover, _entries(w, pages, cover_pages), total, draft)
+    drawn = draw_cover(c, w, frame, cover, _rows(w, pages, cover_pages, draft is not None),
+                       lambda n: _furniture(c, w, frame, n, total, cover.dispute_id, draft,
+                                            None))
     for i, page in enumerate(pages):
         if _is_document(page):  # its content is imported after drawing (build_pdf)
             _draw_document(c, w, frame, page, drawn + i + 1, total, cover.dispute_id, draft)
@@ -596,7 +471,6 @@ def _make_pdfa(pdf: pikepdf.Pdf) -> None:
 
 def _check_pages(pages: Sequence[ExhibitPage], frame: Frame) -> list[PdfImage]:
     images: list[PdfImage | None] = []
-    page_rect = Rect(0, 0, frame.width, frame.height)
     for i, p in enumerate(pages):
         if _is_document(p):
             images.append(None)
@@ -604,7 +478,11 @@ def _check_pages(pages: Sequence[ExhibitPage], frame: Frame) -> list[PdfImage]:
         where = f"page {i + 1} (exhibit {p.exhibit}, {p.source})"
         if not isinstance(p.slice, Slice):
             raise ValueError(f"{where}: slice must be a layout.Slice")
-        if not frame.content.contains(p.slice.image_rect) or \
+        own = _frame_of(frame, p.slice)
+        if sorted(own.page) != sorted(frame.page):
+            raise ValueError(f"{where}: its slice was planned for another page size")
+        page_rect = Rect(0, 0, own.width, own.height)
+        if not own.content.contains(p.slice.image_rect) or \
                 (p.slice.note_rect is not None and not page_rect.contains(p.slice.note_rect)):
             raise ValueError(f"{where}: its slice was planned for another page size")
         try:
@@ -631,7 +509,9 @@ def cover_page_count(cover: CoverInfo, pages: Sequence[ExhibitPage], *,
     w = wording or Wording.load()
     annotate.register_fonts()
     c = rl_canvas.Canvas(io.BytesIO(), pagesize=frame.page, initialFontName=FONT)
-    return _draw_cover(c, w, frame, cover, _entries(w, pages, 1), len(pages) + 9, None)
+    return draw_cover(c, w, frame, cover, _rows(w, pages, 1, True),
+                      lambda n: _furniture(c, w, frame, n, len(pages) + 9, cover.dispute_id,
+                                           None, None))
 
 
 def _render_all(w: Wording, frame: Frame, cover: CoverInfo, pages: Sequence[ExhibitPage],

@@ -19,13 +19,15 @@ estimated as 1/24 of the image width (body text on a phone screenshot). A screen
 fits on one page at or above that scale takes one page; a taller one (a scrolling capture,
 1170×20000) is split across pages at blank rows (`find_cut_rows`) and drawn at the scale
 where its text is `split_text_pt` tall (12 pt, what reviewers' guides ask), never shrunk
-to a sliver. A screenshot wider than tall is fitted to the width: we never rotate.
+to a sliver. A screenshot wider than tall (a desktop capture) goes on the same paper
+turned landscape when that shows it larger; the screenshot itself is never rotated.
 
 Like img2pdf, absurd inputs (non-positive or gigantic sizes, pages smaller than 2 in or
 larger than PDF's 200 in) are refused with LayoutError instead of producing garbage.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from dataclasses import dataclass
@@ -121,6 +123,7 @@ class Slice:
     note_rect: Rect | None = None
     index: int = 0  # 0-based position within the exhibit
     count: int = 1
+    page: tuple[float, float] | None = None  # (w, h) pt of this page; None: the document's
 
     @property
     def height_px(self) -> int:
@@ -241,8 +244,38 @@ def plan_exhibit(image_w: int, image_h: int, cut_rows: Sequence[int] = (),
                  page: tuple[float, float] | str = "letter", *, note: str | None = None,
                  highlight: Box | None = None, text_px: float | None = None,
                  min_text_pt: float = MIN_TEXT_PT, split_text_pt: float = SPLIT_TEXT_PT,
-                 note_label: str = "Note") -> list[Slice]:
+                 note_label: str = "Note", turn: bool = True) -> list[Slice]:
     """Plan the pages of one screenshot: one Slice per page.
+
+    A screenshot wider than tall goes on the same paper turned landscape when that
+    shows it larger without taking more pages (`turn=False` keeps the page as given);
+    its slices then carry `page` = the landscape (w, h).
+    """
+    upright = _plan(image_w, image_h, cut_rows, page, note=note, highlight=highlight,
+                    text_px=text_px, min_text_pt=min_text_pt, split_text_pt=split_text_pt,
+                    note_label=note_label)
+    w, h = check_page(page)
+    if not turn or image_w <= image_h or w >= h:
+        return upright
+    # On the turned page one page is enough whenever it shows the text at least as large
+    # as the upright page does (whose floor is its width).
+    tp = text_px if text_px is not None and _finite_positive(text_px) \
+        else image_w * DEFAULT_TEXT_FRACTION
+    floor = min(min_text_pt, upright[0].scale * tp) if len(upright) == 1 else min_text_pt
+    turned = _plan(image_w, image_h, cut_rows, (h, w), note=note, highlight=highlight,
+                   text_px=text_px, min_text_pt=floor, split_text_pt=split_text_pt,
+                   note_label=note_label)
+    if len(turned) <= len(upright) and turned[0].scale > upright[0].scale * 1.02:
+        return [dataclasses.replace(s, page=(h, w)) for s in turned]
+    return upright
+
+
+def _plan(image_w: int, image_h: int, cut_rows: Sequence[int] = (),
+          page: tuple[float, float] | str = "letter", *, note: str | None = None,
+          highlight: Box | None = None, text_px: float | None = None,
+          min_text_pt: float = MIN_TEXT_PT, split_text_pt: float = SPLIT_TEXT_PT,
+          note_label: str = "Note") -> list[Slice]:
+    """`plan_exhibit` on a page of exactly this size (see there).
 
     `cut_rows`: blank rows from `find_cut_rows` (sorted). `note`: the exhibit's note, to
     leave room for its callout. `highlight`: a box (source px) to draw; the callout goes
@@ -322,9 +355,9 @@ def plan_exhibit(image_w: int, image_h: int, cut_rows: Sequence[int] = (),
             break
 
     if not note_placed:  # the highlight lies in trailing blank rows: plan without it
-        return plan_exhibit(iw, ih, cuts, page, note=note, highlight=None, text_px=text_px,
-                            min_text_pt=min_text_pt, split_text_pt=split_text_pt,
-                            note_label=note_label)
+        return _plan(iw, ih, cuts, page, note=note, highlight=None, text_px=text_px,
+                     min_text_pt=min_text_pt, split_text_pt=split_text_pt,
+                     note_label=note_label)
     out: list[Slice] = []
     count = len(slices)
     for index, (top, bottom, here) in enumerate(slices):

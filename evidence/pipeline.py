@@ -11,6 +11,7 @@ from typing import Callable
 
 from . import (assemble, documents, duplicates, fields, fit, ingest, layout, presets, reasons,
                rebuttal, redact, when)
+from . import highlight
 from .case import Case, load_case
 from .assemble import AssembleError
 from .errors import ChecksFailed, InputError, TooBig
@@ -357,7 +358,8 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
         warnings.append(str(p))
         warn(str(p))
 
-    highlights = {c.rel: locate_highlight(c) for c in report.checks}
+    marks = {c.rel: locate_highlight(c) for c in report.checks}
+    highlights = {rel: (m.box if m else None) for rel, m in marks.items()}
     failed = [c for c in report.checks if not c.ok]
     failures = [f"{c.rel}: {'; '.join(c.failures)}" for c in failed]
     failures += [str(p) for p in report.problems]
@@ -384,6 +386,9 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
     exhibits = [plan_exhibit(n, x, highlights[x.rel], case, limits, options)
                 if isinstance(x, ScreenshotCheck) else DocumentExhibit.plan(n, x)
                 for n, x in enumerate(ordered, 1)]
+    for e in exhibits:
+        if isinstance(e, Exhibit) and marks.get(e.check.rel):
+            e.highlight_parts = marks[e.check.rel].parts
     cover = assemble.CoverInfo(
         client_name=case.client.name, client_email=case.client.email,
         dispute_id=case.dispute.id or "", processor=(limits.processor or case.dispute.processor
@@ -534,16 +539,20 @@ class _OverCap(Exception):
 _PLACEHOLDER = fit.EncodedImage(b"", "jpeg", 1, 1)
 
 
-def locate_highlight(c: ScreenshotCheck) -> Box | None:
-    """The highlight phrase's box; a phrase that is not on the screenshot fails the check."""
+def locate_highlight(c: ScreenshotCheck) -> highlight.Highlight | None:
+    """The highlight phrase's words (within a line or running on into the next); a phrase
+    that is not on the screenshot fails the check."""
     phrase = c.shot.highlight
     if not phrase or c.ocr is None:
         return None
+    hl = highlight.locate(c.ocr.lines, phrase)
+    if hl is not None:
+        return hl
     m = fields.find_phrase(c.ocr.lines, phrase)
     if not m.found:
         c.failures.append(f"highlight {phrase!r} is not on the screenshot")
         return None
-    return m.box
+    return highlight.Highlight(phrase, m.text, (m.box,), (), m.score)
 
 
 @dataclass
@@ -554,6 +563,7 @@ class Exhibit:
     redactions: list
     lines: list[OcrLine]  # OCR lines with redacted text masked
     slices: list
+    highlight_parts: tuple = ()  # the highlight's box per line of its phrase
 
     @property
     def rel(self) -> str:
@@ -603,7 +613,8 @@ def _page(e: Exhibit, s, image) -> assemble.ExhibitPage:
         exhibit=e.number, source=c.rel, date_label=date_label(c), when_source=c.when.source,
         note=c.shot.note, highlight=e.highlight, lines=[ln for ln in e.lines
                                                         if s.top <= (ln.box.y0 + ln.box.y1) / 2 < s.bottom],
-        slice=s, image=image, group=reasons.group_of(c.shot.kind))
+        slice=s, image=image, group=reasons.group_of(c.shot.kind),
+        highlight_parts=e.highlight_parts, failures=tuple(c.failures))
 
 
 def drop_duplicates(checks: list[ScreenshotCheck], found: list[tuple[str, str]]

@@ -130,6 +130,7 @@ class PageFinding:
     name: bool | None = None
     email: bool | None = None
     ocr: bool = False  # date/name/email come from OCR of the rendered page (--deep)
+    date_source: str | None = None  # where the exhibit's time came from (manifest `when`)
     problems: list[str] = field(default_factory=list)
     thumbnail: bytes | None = None  # PNG, for the HTML report
 
@@ -816,6 +817,8 @@ def _check_manifest(manifest: dict, digests: list[str | None], report: PackageRe
             e = exhibits.get(f.exhibit) or {}
             f.kind = _str_or_none(e.get("kind"))
             f.date = _str_or_none(e.get("date_text"))
+            w = e.get("when")
+            f.date_source = _str_or_none(w.get("source")) if isinstance(w, dict) else None
             f.name = None if f.kind == "site" else _found(e, "name")
             f.email = None if f.kind == "site" else _found(e, "email")
 
@@ -959,8 +962,18 @@ def _check_order(manifest: dict) -> Check:
                      findings=findings, pages=pages)
     first, last_t = min(filter(None, map(_when, exhibits))), max(filter(None, map(_when, exhibits)))
     groups = f" within {len(seen_groups)} group(s)" if any(seen_groups) else ""
+    # say which dates the order rests on that the screenshots do not show
+    weak = [f"exhibit {e.get('exhibit')} ({e.get('source')}): dated from "
+            f"{_WHEN_FROM.get(str(e['when'].get('source')), e['when'].get('source'))}"
+            for e in exhibits if isinstance(e.get("when"), dict)
+            and e["when"].get("source") in _WHEN_FROM]
+    note = f"; {len(weak)} dated from file names, EXIF, file times or by hand" if weak else ""
     return Check("order", "pass", f"{len(exhibits)} exhibit(s) in date order{groups}, "
-                 f"{first:%Y-%m-%d} to {last_t:%Y-%m-%d}")
+                 f"{first:%Y-%m-%d} to {last_t:%Y-%m-%d}{note}", findings=weak)
+
+
+_WHEN_FROM = {"mtime": "the file's modified time", "filename": "the file name",
+              "exif": "EXIF", "manual": "a date set by hand"}
 
 
 def _found(e: dict, key: str) -> bool:

@@ -23,7 +23,8 @@ STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
        margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #1d1d1f; }
 h1 { font-size: 1.6em; margin-bottom: .2em; }
-h2 { font-size: 1.25em; margin: 0; word-break: break-all; }
+h2 { font-size: 1.25em; margin: 0; }
+.file { overflow-wrap: normal; word-break: normal; }
 h3 { font-size: 1.05em; margin: 1.2em 0 .5em; }
 .meta { color: #555; margin-top: 0; }
 .package { border: 1px solid #ccc; border-radius: 8px; padding: 1em 1.2em; margin: 1.5em 0; }
@@ -49,10 +50,27 @@ ul.findings { margin: .3em 0 0 1.1em; padding: 0; }
 .page .nothumb { width: 170px; height: 220px; flex: none; border: 1px dashed #bbb; color: #888;
          display: flex; align-items: center; justify-content: center; font-size: .85em; }
 .page dl { margin: 0; display: grid; grid-template-columns: auto 1fr; gap: .1em .6em; }
-.page dt { color: #666; } .page dd { margin: 0; word-break: break-all; }
+.page dt { color: #666; } .page dd { margin: 0; }
+.page h4 { margin: 0 0 .3em; }
 .yes { color: #2e7d32; font-weight: 600; } .no { color: #c62828; font-weight: 600; }
-.na { color: #888; }
+.na { color: #888; } .weak { color: #ef6c00; font-weight: 600; }
 """
+
+
+def _file(name: str) -> str:
+    """A file name that may wrap only after / _ - . (a <wbr> there), never mid-word."""
+    out = escape(name)
+    for sep in ("/", "_", "-", "."):
+        out = out.replace(sep, sep + "<wbr>")
+    return f'<span class="file">{out}</span>'
+
+
+# where an exhibit's time came from, when the screenshot does not show it
+WHEN_FROM = {"mtime": "file modified time", "filename": "from file name", "exif": "from EXIF",
+             "manual": "set by hand"}
+IMAGE_STATE = {"ok": ("yes", "unchanged"), "changed": ("no", "CHANGED since the build"),
+               "moved": ("no", "MOVED"), "added": ("no", "ADDED (not in the manifest)"),
+               "no image": ("no", "MISSING")}
 
 
 def _badge(kind: str, text: str) -> str:
@@ -67,16 +85,18 @@ def _flag(value: bool | None, ocr: bool) -> str:
 
 
 def _check_row(c: Check, anchor: str) -> str:
-    findings = ""
+    findings, detail = "", c.detail
     if len(c.findings) > 1 or (c.findings and c.findings[0] != c.detail):
         items = "".join(f"<li>{escape(f)}</li>" for f in c.findings)
         findings = f'<ul class="findings">{items}</ul>'
+        if c.findings[0] in c.detail:  # the detail only strings the findings together
+            detail = f"{len(c.findings)} finding(s):"
     links = ""
     if c.pages:
         links = " — " + ", ".join(f'<a href="#{anchor}-page-{p}">page {p}</a>' for p in c.pages[:50])
     return (f'<tr class="check" data-check="{escape(c.id)}"><td class="id">{escape(c.id)}</td>'
             f'<td class="status {escape(c.status)}">{escape(c.status.upper())}</td>'
-            f"<td>{escape(c.detail)}{links}{findings}</td></tr>")
+            f"<td>{escape(detail)}{links}{findings}</td></tr>")
 
 
 def _page_card(p: PageFinding, anchor: str) -> str:
@@ -85,17 +105,28 @@ def _page_card(p: PageFinding, anchor: str) -> str:
         thumb = f'<img alt="page {p.page}" src="data:image/png;base64,{data}">'
     else:
         thumb = '<div class="nothumb">no preview</div>'
-    rows = [("image", escape(p.image))]
+    title = f"Page {p.page}" + (" · cover" if p.image == "cover" else "")
+    rows = []
+    if p.image in IMAGE_STATE:
+        cls, word = IMAGE_STATE[p.image]
+        rows.append(("image", f'<span class="{cls}">{escape(word)}</span>'))
     if p.exhibit is not None:
         part = f" (part {p.part} of {p.parts})" if p.parts and p.parts > 1 else ""
         rows.append(("exhibit", f"{p.exhibit}{escape(part)}"))
     if p.source:
-        rows.append(("source", escape(p.source)))
+        rows.append(("source", _file(p.source)))
     if p.kind:
         rows.append(("kind", escape(p.kind)))
     if p.exhibit is not None or p.ocr:
         suffix = " (OCR)" if p.ocr else ""
-        rows.append(("date", escape((p.date or "none found") + suffix)))
+        if p.date:
+            date = escape(p.date + suffix)
+            if p.date_source in WHEN_FROM:
+                date += f' <span class="weak">({escape(WHEN_FROM[p.date_source])}, not ' \
+                        f'shown on the screenshot)</span>'
+        else:
+            date = f'<span class="no">{escape("NONE FOUND" + suffix)}</span>'
+        rows.append(("date", date))
         rows.append(("name", _flag(p.name, p.ocr)))
         rows.append(("email", _flag(p.email, p.ocr)))
     for problem in p.problems:
@@ -103,7 +134,7 @@ def _page_card(p: PageFinding, anchor: str) -> str:
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
     cls = "page problem" if p.problems else "page"
     return (f'<div class="{cls}" id="{anchor}-page-{p.page}" data-page="{p.page}">{thumb}'
-            f"<div><h4>Page {p.page}</h4><dl>{dl}</dl></div></div>")
+            f"<div><h4>{escape(title)}</h4><dl>{dl}</dl></div></div>")
 
 
 def _package(r: PackageReport, k: int) -> str:
@@ -124,8 +155,8 @@ def _package(r: PackageReport, k: int) -> str:
     pages = "".join(_page_card(p, anchor) for p in r.pages)
     pages_html = f'<h3>Pages</h3><div class="pages">{pages}</div>' if pages else ""
     return (f'<section class="package {status}" id="{anchor}">'
-            f"<h2>{escape(r.file.name)}{badge}</h2>"
-            f'<p class="meta">{escape(str(r.file))} · {escape(" · ".join(meta))}</p>'
+            f"<h2>{_file(r.file.name)}{badge}</h2>"
+            f'<p class="meta">{_file(str(r.file))} · {escape(" · ".join(meta))}</p>'
             f'<table class="checks"><thead><tr><th>check</th><th>verdict</th><th>detail</th></tr>'
             f"</thead><tbody>{rows}</tbody></table>{pages_html}</section>")
 

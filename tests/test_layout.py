@@ -148,8 +148,9 @@ def test_no_blank_rows_cuts_through_with_overlap():
 
 
 def test_landscape_desktop_shot_fits_width_with_note_below():
-    frame = page_frame("letter")
     (s,) = plan_exhibit(1920, 1080, [], "letter", note="Email thread with the customer.")
+    assert s.page == (792.0, 612.0)  # the same paper, turned
+    frame = page_frame(s.page)
     assert s.image_rect.width == pytest.approx(frame.content.width)
     assert s.note_rect is not None
     assert s.note_rect.top <= s.image_rect.y  # below the screenshot
@@ -208,3 +209,27 @@ def test_too_many_pages_are_refused():
 def test_unknown_cut_rows_outside_the_image_are_ignored():
     slices = plan_exhibit(1170, 8000, [-5, 0, 4000, 9000, 10**6], "letter")
     assert slices[-1].bottom == 8000
+
+
+@pytest.mark.parametrize("paper", ["letter", "a4"])
+@pytest.mark.parametrize("note", [None, "Client orders the Logo Starter package and sends "
+                                        "the brief for the new shop"])
+def test_desktop_capture_covers_most_of_the_printable_area(paper, note):
+    """A 1440x900 capture covers >= 60 % of the page less 1 in of side margins and 2 in
+    for header and footer (it covered 47 % on a portrait page)."""
+    slices = plan_exhibit(1440, 900, [], paper, note=note, text_px=20)
+    assert len(slices) == 1
+    s = slices[0]
+    w, h = s.page or page_frame(paper).page
+    assert sorted((w, h)) == sorted(page_frame(paper).page)  # still Letter / A4
+    printable = (w - 72) * (h - 144)
+    assert s.image_rect.width * s.image_rect.height >= 0.60 * printable
+    upright = plan_exhibit(1440, 900, [], paper, note=note, text_px=20, turn=False)[0]
+    assert s.scale > upright.scale * 1.2  # its text is larger than on the upright page
+    if note:
+        assert s.note_rect.top <= s.image_rect.y  # never over the screenshot
+
+
+def test_phone_capture_stays_portrait():
+    (s,) = plan_exhibit(585, 1266, [], "letter", note="x")
+    assert s.page is None
