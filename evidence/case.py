@@ -6,9 +6,11 @@ file except `[client]` is optional; see templates/case.toml for the commented ve
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -19,6 +21,76 @@ DEFAULT_OUTPUT = "evidence.pdf"
 KINDS = ("conversation", "site")
 DOCUMENT_KINDS = ("invoice", "policy", "delivery", "other")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+# Every table and key case.toml may hold, and the type of each value. Anything else is an
+# error that suggests the nearest known name (`[dispte]` → `[dispute]`), because a typo
+# silently ignored (`processer = "shopify"`) builds the wrong package. A new key is one
+# line here; its meaning is parsed below (or by the module that owns it).
+STR, STRS, DATE, NUMBER_OR_STR = "a string", "a list of strings", "a date", "a string or number"
+DATE_ORDERS = ("DMY", "MDY", "YMD")
+SCHEMA: dict[str, dict[str, object]] = {
+    "client": {"name": STR, "email": STR, "aliases": STRS, "emails": STRS},
+    "dispute": {"id": STR, "processor": STR, "amount": NUMBER_OR_STR, "reason": STR,
+                "respond_by": DATE, "ticket": STR},
+    "package": {"output": STR, "page_size": STR, "date_order": DATE_ORDERS, "languages": STRS},
+    "redact": {"patterns": STRS},
+    "screenshot": {"file": STR, "note": STR, "highlight": STR, "kind": STR, "date": DATE,
+                   "date_order": DATE_ORDERS, "proves": STRS},
+    "document": {"file": STR, "kind": STR, "date": DATE, "note": STR, "proves": STRS,
+                 "highlight": STR},
+    "rebuttal": {"text": STR},
+}
+ARRAY_TABLES = {"screenshot", "document"}  # written [[screenshot]]: many of them
+
+
+def _did_you_mean(name: str, known) -> str:
+    near = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {near[0]!r}?" if near else f"; known: {', '.join(known)}"
+
+
+def _type_ok(value, kind) -> bool:
+    if kind is STR:
+        return isinstance(value, str)
+    if kind is STRS:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind is DATE:
+        return isinstance(value, (str, dt.date))
+    if kind is NUMBER_OR_STR:
+        return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    if isinstance(kind, tuple):
+        return value in kind
+    return True
+
+
+def check_schema(data: dict, path: Path) -> None:
+    """Raise CaseError for the first unknown table or key, or a value of the wrong type."""
+    for table, body in data.items():
+        if table not in SCHEMA:
+            what = f"[{table}]" if isinstance(body, (dict, list)) else f"key {table!r}"
+            hint = _did_you_mean(table, SCHEMA)
+            if not isinstance(body, (dict, list)):  # a bare key: maybe it belongs in a table
+                owner = next((t for t, keys in SCHEMA.items() if table in keys), None)
+                if owner:
+                    hint = f"; it belongs under [{owner}]"
+            raise CaseError(f"unknown {what} in case.toml{hint}", path)
+        array = table in ARRAY_TABLES
+        rows = body if array and isinstance(body, list) else [body]
+        if array and not isinstance(body, list):
+            raise CaseError(f"[[{table}]] must be written as [[{table}]] (an array of tables)", path)
+        for i, row in enumerate(rows, 1):
+            where = f"[[{table}]] #{i}" if array else f"[{table}]"
+            if not isinstance(row, dict):
+                raise CaseError(f"{where} must be a table", path)
+            keys = SCHEMA[table]
+            for key, value in row.items():
+                if key not in keys:
+                    raise CaseError(f"{where} has an unknown key {key!r}"
+                                    + _did_you_mean(key, keys), path)
+                kind = keys[key]
+                if not _type_ok(value, kind):
+                    want = (f"one of {', '.join(kind)}" if isinstance(kind, tuple) else kind)
+                    raise CaseError(f"{where} {key} must be {want}, not {value!r:.60}", path)
 
 
 @dataclass(frozen=True)
@@ -104,6 +176,7 @@ def load_case(case_dir: Path | str) -> Case:
 
 
 def parse_case(data: dict, *, root: Path, path: Path) -> Case:
+    check_schema(data, path)
     client = _table(data, "client", path, required=True)
     name = _str(client, "name", path, "client")
     email = _str(client, "email", path, "client")
@@ -216,7 +289,7 @@ def inside_case(root: Path, file: str, path: Path, where: str) -> str:
     resolved = Path(os.path.realpath(root / p))  # realpath: a link loop must not raise
     if not resolved.is_relative_to(root):
         raise CaseError(f"{where} file {file!r} points outside the case folder", path)
-    return p.as_posix()
+    return unicodedata.normalize("NFC", p.as_posix())
 
 
 def _table(data: dict, key: str, path: Path, required: bool = False) -> dict:

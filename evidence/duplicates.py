@@ -20,13 +20,14 @@ thumbnail, the lowest 32x32 DCT coefficients, 1024 bits). Measured on rendered p
 
 So two images are duplicates when their hashes differ by at most 64 bits (1/16), their
 aspect ratios agree within 3% and their mean gray levels within 12 levels, and, when OCR
-text is known for both, the texts agree (normalized, rapidfuzz ratio >= 90; an OCR of a
-third-size copy still scored 98.9, different conversations about 50). The text check is a
-veto only: it can keep two look-alike images apart, never join two different ones.
+text is known for both, the texts say the same thing (`_texts_agree`): every number the
+same and in order, and letters differing only by scattered one- or two-character
+misreadings. The text check is a veto only: it can keep two look-alike images apart,
+never join two different ones.
 
-Grey zone, by design: the same screen with only a few characters changed (the status bar
-clock: 24 bits; the contact's name: 32 bits) reads as a duplicate; one edited message
-(68 bits) does not.
+So the same screen with one number changed (a reference, an amount, the status bar
+clock) or one word changed is different evidence and both are kept; a re-save, a resize
+or a recompression reads the same text and is left out.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
 
 HASH_SIZE = 32  # phash side: HASH_SIZE**2 bits
 HASH_BITS = HASH_SIZE * HASH_SIZE
@@ -94,18 +96,62 @@ def _norm_text(text: str | None) -> str:
     return " ".join(re.findall(r"[0-9a-z]+", text.casefold()))
 
 
+MAX_NOISE_RUN = 2  # characters: the most one OCR misreading changes ("rn" read as "m")
+NOISE_PER_CHARS = 60  # one misreading allowed per this many characters (at least two)
+
+
 def _texts_agree(a: str, b: str) -> bool:
+    """Whether two normalized OCR texts say the same thing, OCR noise discounted.
+
+    Two screenshots that differ in one number (an order number, an amount, a date, a
+    reference) or one word are different evidence, so: the numbers must be the same, in
+    the same order; the letters may differ only by scattered misreadings (each at most
+    MAX_NOISE_RUN characters, a handful per text). Word breaks are ignored (OCR merges and
+    splits words as the image is scaled)."""
     if not a or not b:  # no text on one side: nothing to veto with
         return True
     if a == b:
         return True
-    # Digits carry dates, times, amounts and order numbers: two screens of one chat
-    # template that differ only there (another day, another card) are different evidence,
-    # though their words agree. A re-saved or resized copy reads the same digits.
-    da, db = re.sub(r"\D", "", a), re.sub(r"\D", "", b)
-    if (da or db) and fuzz.ratio(da, db) < MIN_TEXT_RATIO:
+    if re.findall(r"\d+", a) != re.findall(r"\d+", b):
         return False
-    return fuzz.ratio(a, b) >= MIN_TEXT_RATIO
+    sa, sb = a.replace(" ", ""), b.replace(" ", "")
+    runs = _edit_runs(sa, sb)
+    if len(runs) > max(2, min(len(sa), len(sb)) // NOISE_PER_CHARS):
+        return False
+    return all(max(la, lb) <= MAX_NOISE_RUN for la, lb in runs)
+
+
+def _edit_runs(a: str, b: str) -> list[tuple[int, int]]:
+    """The blocks where `a` and `b` differ: (characters in a, characters in b) each."""
+    runs: list[tuple[int, int]] = []
+    end_a = end_b = -1
+    for op in Levenshtein.opcodes(a, b):
+        if op.tag == "equal":
+            continue
+        if op.src_start == end_a and op.dest_start == end_b and runs:  # adjoining: one run
+            la, lb = runs.pop()
+            runs.append((la + op.src_end - op.src_start, lb + op.dest_end - op.dest_start))
+        else:
+            runs.append((op.src_end - op.src_start, op.dest_end - op.dest_start))
+        end_a, end_b = op.src_end, op.dest_end
+    return runs
+
+
+def explain(items: list[tuple[str, str, str | None]], duplicate: str, original: str) -> str:
+    """What matched between `duplicate` and `original` (names in `items`), for the warning."""
+    by = {name: (fp, text) for name, fp, text in items}
+    (fa, ta), (fb, tb) = by[duplicate], by[original]
+    why = f"same picture: {hash_distance(fa, fb)} of {HASH_BITS} hash bits differ"
+    na, nb = _norm_text(ta), _norm_text(tb)
+    if na and nb:
+        words = len(na.split())
+        if na == nb:
+            why += f"; the same text, {words} words"
+        else:
+            why += f"; the same text, {words} words, numbers identical, OCR noise aside"
+    else:
+        why += "; no text to compare"
+    return why
 
 
 def _images_match(a: tuple[int, int, int], b: tuple[int, int, int]) -> int | None:

@@ -6,7 +6,21 @@ Every message is one line that names the file and the problem.
 from __future__ import annotations
 
 import enum
+import re
 from pathlib import Path
+
+# C0/C1 control characters and the Unicode line/paragraph separators: any of them in a
+# file name or a manifest string would split or rewrite a one-line message.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: object) -> str:
+    """`text` with every control character escaped (a newline becomes the two characters \\n),
+    so a message about a hostile file name stays one line on a terminal or in a log."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"
+                                             if ord(m.group()) < 0x100
+                                             else f"\\u{ord(m.group()):04x}"), str(text))
 
 
 class ExitCode(enum.IntEnum):
@@ -25,7 +39,7 @@ class EvidenceError(Exception):
     def __init__(self, message: str, path: Path | str | None = None):
         self.path = Path(path) if path is not None else None
         self.message = message
-        super().__init__(f"{path}: {message}" if path is not None else message)
+        super().__init__(one_line(f"{path}: {message}" if path is not None else message))
 
 
 class CaseError(EvidenceError):
@@ -41,9 +55,19 @@ class EngineError(EvidenceError):
 
 
 class ChecksFailed(EvidenceError):
-    """Some screenshots failed their checks and the build is strict."""
+    """Some screenshots failed their checks and the build is strict.
+
+    `details` are one line each (a file and its problem), shown under the message."""
 
     exit_code = ExitCode.check_failed
+
+    def __init__(self, message: str, path: Path | str | None = None,
+                 details: list[str] | tuple[str, ...] = ()):
+        super().__init__(message, path)
+        self.details = [one_line(d) for d in details]
+
+    def __str__(self) -> str:
+        return "\n  ".join([super().__str__(), *self.details])
 
 
 class TooBig(EvidenceError):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import os
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .case import Case, Entry
@@ -21,7 +22,12 @@ MAX_NOTE_BYTES = 64 * 1024
 # Files people's tools leave behind while copying or editing; never evidence.
 IGNORED = ("._*", ".*", "Thumbs.db", "desktop.ini", "*.part", "*.crdownload", "*.tmp",
            "*.temp", "~$*", "*.swp", "*.swx", "*~", "#*#", "*.download")
-UNSUPPORTED_IMAGES = {".heic", ".heif", ".gif", ".bmp", ".tif", ".tiff", ".avif"}
+UNSUPPORTED_IMAGES = {".heic", ".heif", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".avifs",
+                      ".psd", ".eps", ".ps", ".dds", ".ico", ".icns", ".jp2", ".j2k", ".jxl",
+                      ".svg", ".pcx", ".tga", ".xcf", ".dng", ".cr2", ".nef", ".raw"}
+# Named like an image the decoder may read: decoded, and the content decides (an APNG is a
+# PNG, an MPO a JPEG: their first frame is the screenshot).
+CONTENT_DECIDES = IMAGE_SUFFIXES | {".apng", ".mpo", ".jfif", ".jpe"}
 # No processor takes more than 100 pages; a folder with more images than this is a
 # mistake (a whole photo library dropped in), and reading it all would take hours.
 MAX_IMAGES = 1_000
@@ -43,7 +49,13 @@ class Screenshot:
 @dataclass
 class Ingested:
     screenshots: list[Screenshot]
-    problems: list[InputError]
+    problems: list[InputError]  # files meant as screenshots that cannot be used
+    skipped: list[InputError] = field(default_factory=list)  # other files, named, not errors
+
+
+def nfc(name: str) -> str:
+    """File names compared in NFC: macOS writes NFD, a typed case.toml is NFC."""
+    return unicodedata.normalize("NFC", name)
 
 
 def is_ignored(name: str) -> bool:
@@ -57,14 +69,16 @@ def discover(case: Case, *, exclude: set[Path] = frozenset()) -> Ingested:
     """
     root = case.root
     problems: list[InputError] = []
+    skipped: list[InputError] = []
     found: dict[str, Path] = {}
     shot_dir = root / SCREENSHOT_DIR
     if shot_dir.is_dir():
         extra = 0
+        texts: list[Path] = []
         for path in _walk(shot_dir, problems):
-            rel = path.relative_to(root).as_posix()
+            rel = nfc(path.relative_to(root).as_posix())
             suffix = path.suffix.lower()
-            if suffix in IMAGE_SUFFIXES:
+            if suffix in CONTENT_DECIDES:
                 if len(found) < MAX_IMAGES:
                     found[rel] = path
                 else:
@@ -72,10 +86,30 @@ def discover(case: Case, *, exclude: set[Path] = frozenset()) -> Ingested:
             elif suffix in UNSUPPORTED_IMAGES:
                 problems.append(InputError(
                     f"{suffix[1:].upper()} is not supported; export it as PNG or JPEG", path))
+            elif suffix == NOTE_SUFFIX:
+                texts.append(path)
+            else:
+                skipped.append(InputError(
+                    f"not used: {'a ' + suffix + ' file' if suffix else 'a file without an extension'}"
+                    ", not a screenshot (screenshots are PNG, JPEG or WebP)", path))
+        images = {nfc(p.as_posix()) for p in found.values()}
+        for t in texts:
+            if nfc(t.as_posix()[:-len(NOTE_SUFFIX)]) not in images:
+                skipped.append(InputError(
+                    "not used: a text file that is no screenshot's note (a note is named like "
+                    "its image plus .txt, e.g. IMG_1.png.txt)", t))
+        if not found and not case.entries:
+            problems.append(InputError(
+                "no screenshots found here (looked for PNG, JPEG and WebP files, subfolders "
+                "included)", shot_dir))
         if extra:
             problems.append(InputError(
                 f"{MAX_IMAGES + extra} images, more than the {MAX_IMAGES} a case may hold; "
                 f"the first {MAX_IMAGES} by path are used, {extra} ignored", shot_dir))
+    elif not case.entries:
+        problems.append(InputError(
+            f"no {SCREENSHOT_DIR}/ folder in the case; create it and put the screenshots there",
+            shot_dir))
     for rel in case.entries:
         if rel not in found:
             path = root / rel
@@ -93,7 +127,7 @@ def discover(case: Case, *, exclude: set[Path] = frozenset()) -> Ingested:
             shots.append(_screenshot(path, rel, case.entries.get(rel)))
         except InputError as e:
             problems.append(e)
-    return Ingested(shots, problems)
+    return Ingested(shots, problems, skipped)
 
 
 def _real(path: Path) -> Path:
@@ -134,6 +168,9 @@ def _walk(top: Path, problems: list[InputError]):
                     yield path
                 elif e.is_symlink():
                     problems.append(InputError("broken or looping symbolic link", path))
+                else:  # never opened: reading a FIFO would block the run
+                    problems.append(InputError(
+                        "not a regular file (a FIFO, socket or device); not a screenshot", path))
             except OSError as err:
                 problems.append(InputError(f"cannot read: {err.strerror or err}", path))
         stack.extend(reversed(subdirs))

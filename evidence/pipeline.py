@@ -47,6 +47,7 @@ class ScreenshotCheck:
     error: InputError | None = None
     failures: list[str] = field(default_factory=list)
     redactions: list = field(default_factory=list)  # redact.Redaction: what build will black out
+    highlight: object = None  # locate_highlight's result: where the highlight phrase is
 
     @property
     def ok(self) -> bool:
@@ -86,6 +87,8 @@ class CheckReport:
     problems: list[InputError]  # files that never became screenshots (unsupported, missing)
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (duplicate, original)
     documents: documents.Found = field(default_factory=documents.Found)  # PDFs and refusals
+    skipped: list[InputError] = field(default_factory=list)  # other files: named, not errors
+    duplicate_reasons: dict[str, str] = field(default_factory=dict)  # duplicate -> what matched
 
     @property
     def ok(self) -> bool:
@@ -142,7 +145,30 @@ class CheckReport:
                 "screenshots": [c.to_json() for c in self.checks],
                 "problems": [{"file": _rel(self.case, p.path), "error": p.message}
                              for p in self.problems],
-                "duplicates": [{"file": d, "duplicate_of": o} for d, o in self.duplicates]}
+                "duplicates": [{"file": d, "duplicate_of": o,
+                                "matched": self.duplicate_reasons.get(d)}
+                               for d, o in self.duplicates],
+                "unused": self.unused(), "hints": self.hints()}
+
+    def unused(self) -> list[dict]:
+        """Every file of the case that will not be in the package, with the reason."""
+        out = [{"file": c.rel, "reason": c.error.message} for c in self.checks if c.error]
+        out += [{"file": _rel(self.case, p.path), "reason": p.message}
+                for p in self.problems + self.skipped]
+        out += [{"file": d, "reason": f"duplicate of {o}"} for d, o in self.duplicates]
+        return out
+
+    def hints(self) -> list[str]:
+        """What to fix when every screenshot fails the same way: the case, not the images."""
+        read = [c for c in self.checks if c.report and c.shot.kind == "conversation"]
+        if len(read) < 2:
+            return []
+        out = []
+        for what, value in (("email", self.case.client.email), ("name", self.case.client.name)):
+            if all(not getattr(c.report, what).found for c in read):
+                out.append(f"every screenshot fails the {what} check: is [client] {what} "
+                           f"{value!r} in case.toml spelled as the conversation shows it?")
+        return out
 
 
 def _rel(case: Case, path: Path | None) -> str | None:
@@ -163,7 +189,11 @@ def check(case_dir: Path | str, options: Options | None = None) -> CheckReport:
     shots = found.screenshots + docs.scans  # scanned documents are read like screenshots
     results = ocr_screenshots(shots, options)
     checks = [check_one(case, shot, results.get(shot.path)) for shot in shots]
-    return CheckReport(case, checks, found.problems, find_duplicates(checks), docs)
+    for c in checks:  # check verifies highlights exactly as build does
+        c.highlight = locate_highlight(c)
+    dups, matched = find_duplicates(checks, annotated=set(case.entries))
+    return CheckReport(case, checks, found.problems, dups, docs, skipped=found.skipped,
+                       duplicate_reasons=matched)
 
 
 def _kind(x) -> str:
@@ -198,20 +228,25 @@ def day_label(v: dt.datetime) -> str:
     return f"{v:%b} {v.day}, {v.year}"
 
 
-def find_duplicates(checks: list[ScreenshotCheck]) -> list[tuple[str, str]]:
-    """Same or near-same screenshots, the first by file name kept. Only screenshots whose
-    OCR text agrees with another's are decoded for a perceptual fingerprint."""
+def find_duplicates(checks: list[ScreenshotCheck], annotated: set[str] = frozenset()
+                    ) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """Same screenshots, re-saved, resized or recompressed: [(duplicate, kept)] and what
+    matched. The copy a person annotated (listed in case.toml, or with a note) is kept,
+    else the first by file name. Only screenshots whose OCR text agrees with another's
+    are decoded for a perceptual fingerprint."""
     usable = [c for c in checks if c.error is None]
     maybe = duplicates.candidates([c.ocr.text() for c in usable])
     items = []
-    for i in sorted(maybe):
+    for i in sorted(maybe, key=lambda i: (not (usable[i].rel in annotated or usable[i].shot.note
+                                                or usable[i].shot.highlight), usable[i].rel)):
         c = usable[i]
         try:
             with open_image(c.shot.path) as image:
                 items.append((c.rel, duplicates.fingerprint(image), c.ocr.text()))
         except InputError:
             continue
-    return duplicates.find_duplicates(items)
+    found = duplicates.find_duplicates(items)
+    return found, {d: duplicates.explain(items, d, o) for d, o in found}
 
 
 def cache_dir(options: Options, stage: str) -> Path | None:
@@ -305,6 +340,7 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
     rebuttal: dict | None = None  # the letter: text for the processor's text box, words, limit
     checklist: list[dict] = field(default_factory=list)
+    unused: list[dict] = field(default_factory=list)  # {"file", "reason"}: not in the package
 
     def to_json(self) -> dict:
         return {"output": str(self.output), "bytes": self.bytes, "pages": self.pages,
@@ -313,7 +349,7 @@ class BuildResult:
                 "max_pages": self.limits.max_pages, "processor": self.limits.processor,
                 "pdfa": self.limits.pdfa, "left_out": self.left_out,
                 "redacted": self.redacted, "warnings": self.warnings,
-                "rebuttal": self.rebuttal, "checklist": self.checklist}
+                "rebuttal": self.rebuttal, "checklist": self.checklist, "unused": self.unused}
 
 
 def resolve_limits(case: Case, options: BuildOptions) -> Limits:
@@ -358,21 +394,23 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
         warnings.append(str(p))
         warn(str(p))
 
-    marks = {c.rel: locate_highlight(c) for c in report.checks}
+    marks = {c.rel: c.highlight for c in report.checks}  # located by check(), as build needs
     highlights = {rel: (m.box if m else None) for rel, m in marks.items()}
     failed = [c for c in report.checks if not c.ok]
     failures = [f"{c.rel}: {'; '.join(c.failures)}" for c in failed]
     failures += [str(p) for p in report.problems]
     if failures and not options.draft:
-        raise ChecksFailed(f"{len(failures)} check(s) failed, nothing written:\n  "
-                           + "\n  ".join(failures))
+        raise ChecksFailed(f"{len(failures)} check(s) failed, nothing written (fix them, or "
+                           "build anyway with --draft: every page is then stamped DRAFT)",
+                           details=failures + [f"hint: {h}" for h in report.hints()])
 
     usable = [c for c in report.checks if c.error is None]
     left_out: list[dict] = []
     if not options.keep_duplicates:
         usable, left_out = drop_duplicates(usable, report.duplicates)
         for d in left_out:
-            warn(f"{d['source']}: left out, {d['reason']}")
+            why = report.duplicate_reasons.get(d["source"])
+            warn(f"{d['source']}: left out, {d['reason']}" + (f" ({why})" if why else ""))
     if not usable:
         raise ChecksFailed("no usable screenshot in the case; nothing written")
     pdfs = report.documents.pdfs
@@ -459,7 +497,9 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
         left_out=left_out, redacted=[{"source": e.check.rel, "what": r.label}
                                      for e in exhibits for r in e.redactions],
         warnings=warnings, checklist=[r.to_json() for r in rows],
-        rebuttal=rebuttal_json(letter, limits))
+        rebuttal=rebuttal_json(letter, limits),
+        unused=[u for u in report.unused() if u["file"] not in
+                ({c.rel for c in usable} if options.keep_duplicates else ())])
 
 
 def _left_out_of_pdfa(doc: documents.Document, warnings: list[str], warn) -> bool:
