@@ -11,22 +11,31 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import EvidenceError, ExitCode
+from .errors import EvidenceError, ExitCode, one_line
+
+
+def _json_error(code: int, kind: str, message: str, **extra) -> None:
+    """Under --json, every exit has a JSON object on stdout, errors included."""
+    if "--json" in sys.argv[1:]:
+        click.echo(json.dumps({"ok": False, "exit_code": int(code), "error": kind,
+                               "message": message, **extra}, ensure_ascii=False))
 
 
 def main() -> None:
     try:
         code = cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        sys.exit(ExitCode.interrupted)
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _json_error(ExitCode.interrupted, "interrupted", "interrupted")
         click.echo("interrupted", err=True)
         sys.exit(ExitCode.interrupted)
     except click.ClickException as e:
+        _json_error(ExitCode.bad_input, "usage", one_line(e.format_message()))
         e.show()
         sys.exit(ExitCode.bad_input)
     except EvidenceError as e:
+        _json_error(e.exit_code, type(e).__name__, one_line(e.message),
+                    file=str(e.path) if e.path is not None else None,
+                    details=list(getattr(e, "details", [])))
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
     except click.exceptions.Exit as e:
@@ -34,8 +43,9 @@ def main() -> None:
     except Exception as e:  # a bug: one line for users, the traceback on request
         if os.environ.get("EVIDENCE_DEBUG"):
             raise
-        click.echo(f"internal error: {e.__class__.__name__}: {e} "
-                   "(set EVIDENCE_DEBUG=1 for the traceback, and please report it)", err=True)
+        _json_error(ExitCode.bad_input, "internal", one_line(f"{e.__class__.__name__}: {e}"))
+        click.echo(one_line(f"internal error: {e.__class__.__name__}: {e} ")
+                   + "(set EVIDENCE_DEBUG=1 for the traceback, and please report it)", err=True)
         sys.exit(ExitCode.bad_input)
     # without standalone mode, click returns the code a command exited with
     sys.exit(code if isinstance(code, int) else 0)
@@ -74,15 +84,26 @@ def ocr_options(f):
 
 
 class Progress:
-    """A progress line on stderr, shown only once work has taken more than a moment."""
+    """Progress on stderr, shown only once work has taken more than a moment: a bar
+    redrawn in place on a terminal, else (a log, a pipe) one line every `every` seconds."""
 
-    def __init__(self, delay: float = 1.0):
+    def __init__(self, delay: float = 1.0, every: float = 5.0):
         self.start = time.monotonic()
         self.delay = delay
+        self.every = every
+        self.last = 0.0
         self.shown = False
 
     def __call__(self, done: int, total: int) -> None:
-        if not sys.stderr.isatty() or time.monotonic() - self.start < self.delay:
+        now = time.monotonic()
+        if now - self.start < self.delay:
+            return
+        if not sys.stderr.isatty():
+            if now - self.last >= self.every or (done >= total and self.shown):
+                self.shown, self.last = True, now
+                sys.stderr.write(f"OCR {done}/{total} screenshots read "
+                                 f"({now - self.start:.0f} s)\n")
+                sys.stderr.flush()
             return
         self.shown = True
         width = 30
@@ -102,20 +123,32 @@ def init(case_dir: Path, name: str | None, email: str | None, force: bool) -> No
     """Create a case folder: case.toml (from the template) and screenshots/."""
     import tomli_w
 
-    from .case import CASE_FILE, load_case
+    import tomllib
+
+    from .case import CASE_FILE, load_case, parse_case
+    from .errors import CaseError
     from .ingest import SCREENSHOT_DIR
     from .output import atomic_write_bytes
     from .resources import template_text
 
     target = case_dir / CASE_FILE
     if target.exists() and not force:
-        raise click.UsageError(f"{target} exists; use --force to overwrite it")
-    name = name or click.prompt("Client name")
-    email = email or click.prompt("Client email")
+        raise click.UsageError(f"{target} already exists, so this case is set up: edit it, "
+                               f"run `evidence check {case_dir}`, or start over with --force")
+    name = name if name is not None else click.prompt("Client name")
+    email = email if email is not None else click.prompt("Client email")
     template = template_text("case.toml")
     client = tomli_w.dumps({"client": {"name": name.strip(), "email": email.strip()}})
+    text = template.replace("{client}", client)
+    # Validate what would be written before writing it: a bad email or an empty name is
+    # refused here with the reason, and no broken case.toml is left behind.
+    try:
+        parse_case(tomllib.loads(text), root=case_dir.resolve(), path=target)
+    except CaseError as e:
+        raise click.UsageError(f"{e.message}; nothing written (pass --name and --email "
+                               "as the conversation shows them)") from None
     (case_dir / SCREENSHOT_DIR).mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(target, template.replace("{client}", client).encode("utf-8"))
+    atomic_write_bytes(target, text.encode("utf-8"))
     load_case(case_dir)  # the file we wrote must load; raises with the reason otherwise
     click.echo(f"created {target}; put screenshots in {case_dir / SCREENSHOT_DIR}/ "
                f"then run `evidence check {case_dir}`")
@@ -139,6 +172,8 @@ def check(case_dir: Path, as_json: bool, options) -> None:
     for c in result.checks:
         if c.error:
             click.echo(f"error: {c.error}", err=True)
+    for p in result.skipped:
+        click.echo(f"skipped: {p}", err=True)
     raise click.exceptions.Exit(ExitCode.ok if result.ok else ExitCode.check_failed)
 
 
@@ -218,8 +253,10 @@ def build(case_dir: Path, output, max_size, max_pages, processor, page_size, dra
         for r in result.redacted:
             click.echo(f"redacted {r['what']} in {r['source']}")
         if result.failed:
-            click.echo(f"{len(result.failed)} screenshot(s) failed their checks: "
-                       + ", ".join(result.failed))
+            click.echo(one_line(f"{len(result.failed)} screenshot(s) failed their checks: "
+                                + ", ".join(result.failed)))
+        for u in result.unused:
+            click.echo(one_line(f"not used: {u['file']}: {u['reason']}"))
 
 
 @cli.command("watch")
@@ -252,6 +289,10 @@ def watch_command(root: Path, once: bool, draft: bool, poll: bool, debounce: flo
     from .runners import get_runner
     from .watch import Watcher, serve
 
+    # Bad options are refused now, exit 2, as build refuses them; not logged on every rebuild.
+    if processor:
+        from .presets import get_preset
+        get_preset(processor)
     # The OCR cache stays on: it is what makes a rebuild read only new screenshots.
     options = dict(output=output, draft=draft, engine=engine, cache_dir=cache_dir, use_cache=True,
                    workers=jobs, processor=processor, max_size=max_size, max_pages=max_pages)

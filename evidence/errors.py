@@ -63,11 +63,13 @@ class ChecksFailed(EvidenceError):
 
     def __init__(self, message: str, path: Path | str | None = None,
                  details: list[str] | tuple[str, ...] = ()):
-        super().__init__(message, path)
-        self.details = [one_line(d) for d in details]
+        first, *rest = message.split("\n")  # "summary:\n  a\n  b" is a summary and details
+        super().__init__(first.rstrip(":") if rest else first, path)
+        self.details = [one_line(d.strip()) for d in [*rest, *details] if d.strip()]
 
     def __str__(self) -> str:
-        return "\n  ".join([super().__str__(), *self.details])
+        head = super().__str__()
+        return "\n  ".join([head + ":" if self.details else head, *self.details])
 
 
 class TooBig(EvidenceError):

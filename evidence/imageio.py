@@ -57,8 +57,9 @@ _SIGNATURES = (
     (b"\x76\x2f\x31\x01", "an OpenEXR file"), (b"#?RADIANCE", "an HDR file"),
     (b"gimp xcf", "a GIMP file"), (b"FORM", "an IFF file"), (b"\x0a", "a PCX file"),
     (b"qoif", "a QOI file"), (b"\x1a\x45\xdf\xa3", "a video (Matroska/WebM)"),
-    (b"<svg", "an SVG drawing"), (b"<?xml", "an XML/SVG file"), (b"\x89PNG", "a damaged PNG"),
-    (b"\xff\xd8", "a damaged JPEG"),
+    (b"<svg", "an SVG drawing"), (b"<?xml", "an XML/SVG file"), (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"), (b"\x1f\x8b", "a gzip archive"), (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"), (b"MZ", "a Windows program"), (b"\x7fELF", "a program (ELF)"),
 )
 
 
@@ -71,8 +72,8 @@ def sniff(head: bytes) -> str:
         if brand in (b"avif", b"avis"):
             return "an AVIF file"
         return "a video or MP4-family file"
-    if head.startswith(b"RIFF") and head[8:12] != b"WEBP":
-        return "a RIFF file (AVI/WAV), not WebP"
+    if head.startswith(b"RIFF"):
+        return "a WebP image" if head[8:12] == b"WEBP" else "a RIFF file (AVI/WAV), not WebP"
     for magic, name in _SIGNATURES:
         if head.startswith(magic):
             return name
@@ -88,6 +89,8 @@ def _refusal(path: Path) -> str:
     except OSError:
         head = b""
     what = sniff(head)
+    if what in ("a PNG image", "a JPEG image", "a WebP image"):
+        return f"{what} that cannot be decoded (damaged or an unsupported variant)"
     if what.startswith("not "):
         return f"{what}; export it as PNG or JPEG"
     return f"is {what}, not a screenshot (export it as PNG or JPEG)"

@@ -4,11 +4,14 @@ from __future__ import annotations
 import shutil
 import sys
 
+from .errors import one_line
+
 
 def table(headers: list[str], rows: list[list[str]], max_width: int | None = None) -> str:
     """A plain aligned table; the last column is cut to fit the terminal."""
     if max_width is None:
         max_width = shutil.get_terminal_size((120, 20)).columns if sys.stdout.isatty() else 10_000
+    rows = [[one_line(c) for c in r] for r in rows]  # a newline in a file name stays one row
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
     fixed = sum(widths[:-1]) + 2 * (len(widths) - 1)
@@ -47,11 +50,14 @@ def check_table(result) -> str:
                      "ok" if c.ok else "FAIL", "; ".join(c.failures)])
     for p in result.problems:
         rows.append([str(p.path), "-", "-", "-", "ERROR", p.message])
+    for p in result.skipped:
+        rows.append([str(p.path), "-", "-", "-", "skipped", p.message])
     passed = sum(c.ok for c in result.checks)
-    notes = [f"{d}: same screenshot as {o}; build leaves it out (--keep-duplicates keeps it)"
-             for d, o in result.duplicates]
+    notes = [f"{d}: same screenshot as {o} ({result.duplicate_reasons.get(d, 'same picture')}); "
+             "build leaves it out (--keep-duplicates keeps it)" for d, o in result.duplicates]
     notes += [f"{c.rel}: will redact {r.label}" for c in result.checks for r in c.redactions]
-    summary = "\n".join(notes + [""]) if notes else ""
+    notes += [f"hint: {h}" for h in result.hints()]
+    summary = "\n".join(one_line(n) for n in notes + [""]) if notes else ""
     summary += f"{passed} of {len(result.checks)} screenshots pass"
     if result.problems:
         summary += f"; {len(result.problems)} file problem(s)"

@@ -50,8 +50,10 @@ import pikepdf
 from pikepdf import Name
 
 from . import presets
-from .errors import CaseError, EvidenceError, ExitCode, PackageError
+from .errors import CaseError, EvidenceError, ExitCode, PackageError, one_line
+from .imageio import sniff
 from .manifest import INFO_PREFIX, MANIFEST_NAME, content_digests_from_pdf, digests_from_pdf
+from .manifest_schema import manifest_problem
 from .units import format_size
 
 # --- limits on what we read ----------------------------------------------------------
@@ -171,7 +173,7 @@ class PackageReport:
     def summary(self) -> str:
         if self.unreadable:
             c = self.check("readable")
-            return f"{self.file}: UNREADABLE ({c.detail if c else 'cannot be read'})"
+            return one_line(f"{self.file}: UNREADABLE ({c.detail if c else 'cannot be read'})")
         verdict = "PASS" if self.ok else "FAIL"
         parts = []
         if self.errors:
@@ -181,7 +183,7 @@ class PackageReport:
         extra = f" ({'; '.join(parts)})" if parts else ""
         pages = f", {self.page_count} pages" if self.page_count is not None else ""
         size = f", {format_size(self.size)}" if self.size is not None else ""
-        return f"{self.file}: {verdict}{extra}{pages}{size}"
+        return one_line(f"{self.file}: {verdict}{extra}{pages}{size}")
 
     def to_json(self) -> dict:
         return {"file": str(self.file), "ok": self.ok, "unreadable": self.unreadable,
@@ -328,7 +330,9 @@ def _inspect_file(path: Path, report: PackageReport, ctx: _Ctx, options: Validat
     except OSError as e:
         raise _Unreadable(f"cannot read: {e.strerror or e}") from None
     if b"%PDF-" not in head:
-        raise _Unreadable("not a PDF (no %PDF- header)")
+        what = sniff(head)
+        raise _Unreadable("not a PDF (no %PDF- header)" +
+                          ("" if what.startswith("not ") else f": it is {what}"))
     try:
         # inherit_page_attributes=False: qpdf would walk the whole page tree while
         # opening; we walk it ourselves first, with bounds.
@@ -360,15 +364,26 @@ def _inspect_pdf(pdf: pikepdf.Pdf, path: Path, report: PackageReport, ctx: _Ctx,
     scan.run()
     problems += scan.damage
     manifest, manifest_error, manifest_spec = _read_manifest(pdf, scan)
+    if manifest is not None and (bad := manifest_problem(manifest, n)) is not None:
+        manifest, manifest_error = None, f"the manifest is damaged: {bad}"  # trust none of it
     digests = digests_from_pdf(pdf)
     warnings = [_strip_file(_one_line(w), path) for w in pdf.get_warnings() if w]
     if warnings:
         more = f" (+{len(warnings) - 2} more)" if len(warnings) > 2 else ""
         problems.insert(0, f"repaired while reading: {'; '.join(warnings[:2])}{more}")
+    notes = []  # readable, with a warning
+    trailing = _after_last_eof(path)
+    if trailing is not None:
+        (problems if trailing[0] == "fail" else notes).append(trailing[1])
+    if path.suffix.lower() != ".pdf":
+        notes.append(f"named {path.suffix or 'without an extension'} but it is a PDF: "
+                     "name it .pdf before uploading")
     if problems:
         report.checks.append(Check("readable", "fail", "; ".join(problems[:3]) +
                                    (f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""),
-                                   findings=problems + [f"qpdf: {w}" for w in warnings[:50]]))
+                                   findings=problems + notes + [f"qpdf: {w}" for w in warnings[:50]]))
+    elif notes:
+        report.checks.append(Check("readable", "warn", "; ".join(notes), findings=notes))
     else:
         report.checks.append(Check("readable", "pass",
                                    f"PDF {pdf.pdf_version}, {n} page(s), opens without repair"))
@@ -425,6 +440,30 @@ def _revisions(path: Path, limit: int = 1000) -> int:
             return count
     except (OSError, ValueError):
         return 1
+
+
+def _after_last_eof(path: Path) -> tuple[str, str] | None:
+    """Bytes after the last %%EOF: none in a package this tool writes. Another file's
+    signature there (a ZIP appended: a polyglot) fails; other stray bytes warn."""
+    import mmap
+
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            pos = mm.rfind(b"%%EOF")
+            if pos < 0:
+                return "warn", "no %%EOF marker at the end of the file (truncated?)"
+            tail = mm[pos + 5: pos + 5 + 4096].lstrip(b"\r\n\t \x00\x0c")
+            extra = len(mm) - (pos + 5)
+    except (OSError, ValueError):
+        return None
+    if not tail:
+        return None
+    what = sniff(tail[:64])
+    if what.startswith("not ") or what == "a text file":
+        return "warn", (f"{format_size(extra)} after the last %%EOF: data a PDF reader "
+                        "ignores (a processor may reject the file)")
+    return "fail", (f"a polyglot: {what} is appended after the last %%EOF "
+                    f"({format_size(extra)}); rebuild the package or remove the extra data")
 
 
 def _strip_file(text: str, path: Path) -> str:

@@ -48,9 +48,9 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from .case import CASE_FILE, load_case
-from .errors import CaseError, EvidenceError, InputError
-from .imageio import IMAGE_SUFFIXES, probe_image
-from .ingest import NOTE_SUFFIX, SCREENSHOT_DIR, UNSUPPORTED_IMAGES, is_ignored
+from .errors import CaseError, EvidenceError, InputError, one_line
+from .imageio import probe_image
+from .ingest import CONTENT_DECIDES as IMAGE_SUFFIXES, NOTE_SUFFIX, SCREENSHOT_DIR, UNSUPPORTED_IMAGES, is_ignored
 
 if TYPE_CHECKING:
     from .pipeline import BuildResult
@@ -276,7 +276,7 @@ def _one_line(e: BaseException | str, root: Path) -> str:
     """The reason on one line, with paths relative to the case folder, cut if very long."""
     text = str(e) or e.__class__.__name__
     text = text.replace(str(root) + os.sep, "").replace(str(root), ".")
-    text = " ".join(text.split())
+    text = one_line(" ".join(text.split()))
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
@@ -292,6 +292,7 @@ class CaseState:
     dirty: bool = True
     last_event: float = -math.inf
     probes: dict[tuple[str, Stat], bool] = field(default_factory=dict)
+    unused: tuple = ()  # the files the last build left out, with reasons (logged on change)
 
     @property
     def name(self) -> str:
@@ -493,6 +494,11 @@ class Watcher:
             self.failures += 1
         self.log(format_line(when, st.name, result, time.monotonic() - start,
                              "initial" if changes is None else str(changes), outcome))
+        unused = tuple((u["file"], u["reason"]) for u in getattr(result, "unused", None) or [])
+        if result is not None and unused != st.unused:  # named once, not on every rebuild
+            for file, reason in unused:
+                self.say(_one_line(f"{st.name}: not used: {file}: {reason}", root))
+            st.unused = unused
         return result is not None
 
     def _gone(self, st: CaseState) -> bool:

@@ -433,7 +433,37 @@ def test_broken_manifest(package, tmp_path):
         data["pages"] = "everything is fine"
         data["exhibits"] = [7, None, {"exhibit": "x"}]
     r = run(mutate(package, tmp_path / "shape.pdf", rewrite_manifest(wrong_shape)))
-    assert "manifest" in failed(r) and "no page list" in r.check("manifest").detail
+    assert "manifest" in failed(r) and "field pages = " in r.check("manifest").detail
+
+
+@pytest.mark.parametrize("damage, field", [
+    (lambda d: d["exhibits"][0].__setitem__("pages", 5), "field exhibits[0].pages = 5"),
+    (lambda d: d.__setitem__("cover_pages", 200_000_000), "field cover_pages = 200000000"),
+    (lambda d: d["pages"][0].__setitem__("page", 10 ** 12), "field pages[0].page = "),
+    (lambda d: d["exhibits"][0].__setitem__("pages", [1, 2, 10 ** 9]), "field exhibits[0].pages[2]"),
+    (lambda d: d["case"].__setitem__("client", "Jane"), "field case.client = 'Jane'"),
+])
+def test_damaged_manifest_is_a_manifest_failure_naming_the_field(package, tmp_path, damage, field):
+    """The manifest is untrusted: a wrong type or a page number beyond the file is a
+    `manifest` failure naming the field, never an internal error or a 24 GB allocation."""
+    import resource
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    r = run(mutate(package, tmp_path / "damaged.pdf", rewrite_manifest(damage)))
+    assert "manifest" in failed(r) and not r.unreadable
+    assert field in r.check("manifest").detail
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB
+
+
+def test_control_characters_in_the_manifest_stay_on_one_line(package, tmp_path):
+    def newline(d):
+        d["exhibits"][0]["source"] = "evil\nname\x1b[31m.png"
+        d["exhibits"][0]["fields"]["email"]["found"] = False  # so the source is named
+    out = tmp_path / "new\nline.pdf"
+    mutate(package, out, rewrite_manifest(newline))
+    res = CliRunner().invoke(cli, ["validate", str(out)])
+    assert res.exit_code == 1
+    assert "\x1b" not in res.output and "evil\\nname\\x1b[31m.png" in res.output
+    assert "new\\nline.pdf" in res.output and "new\nline" not in res.output
 
 
 def test_foreign_package_gets_a_warning_not_a_failure(package, tmp_path):
@@ -487,7 +517,7 @@ def test_cli_table_and_exit_codes(package, tmp_path):
     junk = tmp_path / "junk.pdf"
     junk.write_bytes(b"hello, not a pdf")
     r = cli_run([str(package), str(bad), str(junk)])
-    assert r.exit_code == 2 and f"{junk}: UNREADABLE (not a PDF (no %PDF- header))" in r.output
+    assert r.exit_code == 2 and f"{junk}: UNREADABLE (not a PDF (no %PDF- header): it is a text file)" in r.output
     r = cli_run([str(package), "--processor", "nope"])
     assert r.exit_code != 0
 
@@ -496,7 +526,7 @@ def test_cli_json_shape(package, tmp_path):
     bad = mutate(package, tmp_path / "removed.pdf", remove_page(2))
     r = cli_run([str(package), str(bad), "--json"])
     assert r.exit_code == 1
-    data = json.loads(r.output)
+    data = json.loads(r.stdout)
     assert data["ok"] is False and [p["file"] for p in data["packages"]] == [str(package), str(bad)]
     good, broken = data["packages"]
     assert good["ok"] is True and broken["ok"] is False
@@ -643,7 +673,7 @@ def test_deep_foreign_package_with_client_from_options(package, tmp_path):
                                  "--client-name", "Jane Cooper",
                                  "--client-email", "jane.cooper@example.com"])
     assert r.exit_code == 0, r.output
-    (pkg,) = json.loads(r.output)["packages"]
+    (pkg,) = json.loads(r.stdout)["packages"]
     assert len(pkg["pages"]) == 2
     for p in pkg["pages"]:  # every page on its own
         assert p["date"] and p["name"] is True and p["email"] is True, p
