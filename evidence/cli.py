@@ -14,11 +14,36 @@ from . import __version__
 from .errors import EvidenceError, ExitCode, one_line
 
 
-def _json_error(code: int, kind: str, message: str, **extra) -> None:
+def _json_error(code: int, kind: str, message: str, args: list[str] | None = None,
+                **extra) -> None:
     """Under --json, every exit has a JSON object on stdout, errors included."""
-    if "--json" in sys.argv[1:]:
+    if "--json" in (sys.argv[1:] if args is None else args):
         click.echo(json.dumps({"ok": False, "exit_code": int(code), "error": kind,
                                "message": message, **extra}, ensure_ascii=False))
+
+
+def _error_json(e: EvidenceError, args: list[str] | None = None) -> None:
+    if not getattr(e, "json_shown", False):
+        _json_error(e.exit_code, type(e).__name__, one_line(e.message), args,
+                    file=str(e.path) if e.path is not None else None,
+                    details=list(getattr(e, "details", [])))
+        e.json_shown = True
+
+
+class _Group(click.Group):
+    """Under --json, a command that fails still prints its JSON object on stdout."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["evidence.argv"] = list(args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context):
+        args = ctx.meta.get("evidence.argv", [])
+        try:
+            return super().invoke(ctx)
+        except EvidenceError as e:
+            _error_json(e, args)
+            raise
 
 
 def main() -> None:
@@ -33,9 +58,7 @@ def main() -> None:
         e.show()
         sys.exit(ExitCode.bad_input)
     except EvidenceError as e:
-        _json_error(e.exit_code, type(e).__name__, one_line(e.message),
-                    file=str(e.path) if e.path is not None else None,
-                    details=list(getattr(e, "details", [])))
+        _error_json(e)
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
     except click.exceptions.Exit as e:
@@ -51,7 +74,7 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="evidence")
 def cli() -> None:
     """Turn a folder of conversation screenshots into one chargeback-ready evidence PDF."""
