@@ -49,6 +49,14 @@ def _did_you_mean(name: str, known) -> str:
     return f"; did you mean {near[0]!r}?" if near else f"; known: {', '.join(known)}"
 
 
+def _belongs(key: str, not_in: str = "") -> str:
+    """'; it belongs under [dispute]' when `key` is another table's key."""
+    owner = next((t for t, keys in SCHEMA.items() if key in keys and t != not_in), None)
+    if owner is None:
+        return ""
+    return f"; it belongs under [[{owner}]]" if owner in ARRAY_TABLES else f"; it belongs under [{owner}]"
+
+
 def _type_ok(value, kind) -> bool:
     if kind is STR:
         return isinstance(value, str)
@@ -70,9 +78,7 @@ def check_schema(data: dict, path: Path) -> None:
             what = f"[{table}]" if isinstance(body, (dict, list)) else f"key {table!r}"
             hint = _did_you_mean(table, SCHEMA)
             if not isinstance(body, (dict, list)):  # a bare key: maybe it belongs in a table
-                owner = next((t for t, keys in SCHEMA.items() if table in keys), None)
-                if owner:
-                    hint = f"; it belongs under [{owner}]"
+                hint = _belongs(table) or hint
             raise CaseError(f"unknown {what} in case.toml{hint}", path)
         array = table in ARRAY_TABLES
         rows = body if array and isinstance(body, list) else [body]
@@ -86,7 +92,7 @@ def check_schema(data: dict, path: Path) -> None:
             for key, value in row.items():
                 if key not in keys:
                     raise CaseError(f"{where} has an unknown key {key!r}"
-                                    + _did_you_mean(key, keys), path)
+                                    + (_belongs(key, table) or _did_you_mean(key, keys)), path)
                 kind = keys[key]
                 if not _type_ok(value, kind):
                     want = (f"one of {', '.join(kind)}" if isinstance(kind, tuple) else kind)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import json
 import os
 import sys
@@ -114,7 +115,7 @@ class Progress:
         self.start = time.monotonic()
         self.delay = delay
         self.every = every
-        self.last = 0.0
+        self.last = -math.inf  # the first line as soon as the delay has passed
         self.shown = False
 
     def __call__(self, done: int, total: int) -> None:
