@@ -21,8 +21,8 @@ thumbnail, the lowest 32x32 DCT coefficients, 1024 bits). Measured on rendered p
 So two images are duplicates when their hashes differ by at most 64 bits (1/16), their
 aspect ratios agree within 3% and their mean gray levels within 12 levels, and, when OCR
 text is known for both, the texts say the same thing (`_texts_agree`): every number the
-same and in order, and letters differing only by scattered one- or two-character
-misreadings. The text check is a veto only: it can keep two look-alike images apart,
+same, and words differing only by OCR noise (a misread letter, a stray one- or
+two-letter token, a word split or merged). The text check is a veto only: it can keep two look-alike images apart,
 never join two different ones.
 
 So the same screen with one number changed (a reference, an amount, the status bar
@@ -32,6 +32,7 @@ or a recompression reads the same text and is left out.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import imagehash
 import numpy as np
@@ -96,45 +97,47 @@ def _norm_text(text: str | None) -> str:
     return " ".join(re.findall(r"[0-9a-z]+", text.casefold()))
 
 
-MAX_NOISE_RUN = 2  # characters: the most one OCR misreading changes ("rn" read as "m")
-NOISE_PER_CHARS = 60  # one misreading allowed per this many characters (at least two)
+MAX_MISREAD = 1  # edits within one word that count as a misreading (2 from 8 letters)
+MAX_STRAY = 2  # letters: a token this short may appear or vanish (a badge, an icon read as "jc")
+NOISE_PER_WORDS = 20  # misread, stray, split or merged words allowed per this many (at least 3)
 
 
 def _texts_agree(a: str, b: str) -> bool:
     """Whether two normalized OCR texts say the same thing, OCR noise discounted.
 
     Two screenshots that differ in one number (an order number, an amount, a date, a
-    reference) or one word are different evidence, so: the numbers must be the same, in
-    the same order; the letters may differ only by scattered misreadings (each at most
-    MAX_NOISE_RUN characters, a handful per text). Word breaks are ignored (OCR merges and
-    splits words as the image is scaled)."""
+    reference) or one word are different evidence. So every number must be the same
+    (as a multiset: OCR may list lines in another order), and the words may differ only
+    by OCR noise: a word misread by a letter (two from eight letters), one or two-letter
+    strays, and words split or merged, a handful per text."""
     if not a or not b:  # no text on one side: nothing to veto with
         return True
     if a == b:
         return True
-    if re.findall(r"\d+", a) != re.findall(r"\d+", b):
+    if Counter(re.findall(r"\d+", a)) != Counter(re.findall(r"\d+", b)):
         return False
-    sa, sb = a.replace(" ", ""), b.replace(" ", "")
-    runs = _edit_runs(sa, sb)
-    if len(runs) > max(2, min(len(sa), len(sb)) // NOISE_PER_CHARS):
-        return False
-    return all(max(la, lb) <= MAX_NOISE_RUN for la, lb in runs)
-
-
-def _edit_runs(a: str, b: str) -> list[tuple[int, int]]:
-    """The blocks where `a` and `b` differ: (characters in a, characters in b) each."""
-    runs: list[tuple[int, int]] = []
-    end_a = end_b = -1
-    for op in Levenshtein.opcodes(a, b):
-        if op.tag == "equal":
-            continue
-        if op.src_start == end_a and op.dest_start == end_b and runs:  # adjoining: one run
-            la, lb = runs.pop()
-            runs.append((la + op.src_end - op.src_start, lb + op.dest_end - op.dest_start))
-        else:
-            runs.append((op.src_end - op.src_start, op.dest_end - op.dest_start))
-        end_a, end_b = op.src_end, op.dest_end
-    return runs
+    wa, wb = Counter(re.findall(r"[a-z]+", a)), Counter(re.findall(r"[a-z]+", b))
+    la, lb = list((wa - wb).elements()), list((wb - wa).elements())
+    budget = max(3, sum(wa.values()) // NOISE_PER_WORDS)
+    noise = 0
+    for x in sorted(la, key=len, reverse=True):  # misread words
+        near = [y for y in lb if Levenshtein.distance(x, y) <= (2 if len(x) >= 8 else MAX_MISREAD)]
+        if near and len(x) > MAX_STRAY:
+            lb.remove(near[0])
+            la.remove(x)
+            noise += 1
+    for one, other in ((la, lb), (lb, la)):  # a word split in two on the other side
+        for x in sorted(one, key=len, reverse=True):
+            parts = next(((y, z) for y in other for z in other
+                          if y is not z and (y + z == x or z + y == x)), None)
+            if parts:
+                one.remove(x)
+                other.remove(parts[0])
+                other.remove(parts[1])
+                noise += 1
+    if any(len(x) > MAX_STRAY for x in la + lb):
+        return False  # a word on one side only: another message, another name
+    return noise + len(la) + len(lb) <= budget
 
 
 def explain(items: list[tuple[str, str, str | None]], duplicate: str, original: str) -> str:
@@ -148,7 +151,7 @@ def explain(items: list[tuple[str, str, str | None]], duplicate: str, original: 
         if na == nb:
             why += f"; the same text, {words} words"
         else:
-            why += f"; the same text, {words} words, numbers identical, OCR noise aside"
+            why += f"; the same text, {words} words and every number, OCR noise aside"
     else:
         why += "; no text to compare"
     return why

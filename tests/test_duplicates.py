@@ -194,3 +194,18 @@ def test_same_template_with_other_digits_is_not_a_duplicate():
     b = _norm_text("Jane Cooper Oct 2, 2024 Here is the card 5500 0000 0000 0004 10:05 AM")
     assert not _texts_agree(a, b)
     assert _texts_agree(a, _norm_text("Jane Cooper Oct 1, 2024 Here is the card 4111 1111 1111 1111 10:05 AM."))
+
+
+@pytest.mark.parametrize("other, same", [
+    ("Ref PROOF-A1-2 the final files are attached jc 3", False),  # one number differs
+    ("Ref PROOF-A1-1 the first files are attached jc 3", False),  # one word differs
+    ("Ref PROOF-A1-1 the final files are attached jc 3 thanks", False),  # a new word
+    ("3 Ref PROOF-A1-1 the final files are attached", True),  # lines reordered, a stray lost
+    ("Ref PR00F-A1-1 the final fi1es are attached jc 3", False),  # a misread digit: kept apart
+    ("Ref PROOF-A1-1 the finel files are attachedjc 3", True),  # a misread letter, words merged
+])
+def test_only_the_same_words_and_numbers_are_the_same_evidence(other, same):
+    from evidence.duplicates import _norm_text, _texts_agree
+    base = _norm_text("Ref PROOF-A1-1 the final files are attached jc 3")
+    assert _texts_agree(base, _norm_text(other)) is same
+    assert _texts_agree(_norm_text(other), base) is same

@@ -140,3 +140,105 @@ def test_progress_prints_periodic_lines_when_stderr_is_not_a_terminal(monkeypatc
     assert err.getvalue().splitlines() == ["OCR 1/10 screenshots read (2 s)",
                                            "OCR 3/10 screenshots read (8 s)",
                                            "OCR 10/10 screenshots read (30 s)"]
+
+
+# --- with the real OCR engine ---------------------------------------------------------
+
+REF_LAYOUTS = [(layout, font, size) for layout in ("phone_light", "phone_dark", "email",
+                                                    "helpdesk", "teamchat")
+               for font, size in (("vera", None), ("default", None))] + [
+    ("phone_light", "vera", 19), ("email", "default", 15)]  # 12 layouts
+
+
+def ref_shots(refs: int = 5):
+    """12 layouts, each rendered `refs` times, differing only in a reference number."""
+    from fixtures.generate import Message, Shot
+    shots = []
+    for i, (layout, font, size) in enumerate(REF_LAYOUTS):
+        for k in range(1, refs + 1):
+            shots.append(Shot(
+                f"L{i:02d}-ref{k}.png", layout=layout, font=font, font_size=size,
+                date=datetime(2024, 10, 3 + i, 10, 15), date_style="mdy",
+                title="Order follow-up",
+                messages=[Message("The final files are attached"),
+                          Message(f"Ref PROOF-A{i + 1}-{k}", me=True),
+                          Message("Received, thank you")]))
+    return shots
+
+
+@pytest.fixture(scope="module")
+def cache_env(tmp_path_factory):
+    return {"XDG_CACHE_HOME": str(tmp_path_factory.mktemp("ocr-cache"))}
+
+
+@pytest.mark.slow
+def test_sixty_screenshots_differing_in_a_reference_are_sixty_exhibits(tmp_path, cache_env,
+                                                                        monkeypatch):
+    """Issue 10's case: one number differs, so every screenshot is different evidence;
+    a re-saved, a resized and a recompressed copy of three of them are still left out."""
+    from fixtures.generate import write_case
+    for k, v in cache_env.items():
+        monkeypatch.setenv(k, v)
+    write_case(tmp_path, ref_shots(), overwrite=True, optimize=False)
+    shots = tmp_path / "screenshots"
+    with Image.open(shots / "L00-ref1.png") as im:
+        im.convert("RGB").save(shots / "L00-ref1 resaved.jpg", quality=80)
+    with Image.open(shots / "L02-ref2.png") as im:
+        im.resize((im.width * 3 // 4, im.height * 3 // 4), Image.LANCZOS).save(
+            shots / "L02-ref2 small.png")
+    with Image.open(shots / "L04-ref3.png") as im:
+        im.convert("RGB").save(shots / "L04-ref3 q50.webp", quality=50)
+    result = pipeline.build(tmp_path, pipeline.BuildOptions(
+        output=tmp_path / "pkg.pdf", draft=True, max_pages=200, max_size=50_000_000, workers=2))
+    copies = {"screenshots/L00-ref1 resaved.jpg": "screenshots/L00-ref1.png",
+              "screenshots/L02-ref2 small.png": "screenshots/L02-ref2.png",
+              "screenshots/L04-ref3 q50.webp": "screenshots/L04-ref3.png"}
+    assert {d["source"]: d["reason"] for d in result.left_out} == {
+        c: f"duplicate of {o}" for c, o in copies.items()}
+    assert result.exhibits == 60 and not set(copies) & set(result.order)
+
+
+@pytest.fixture(scope="module")
+def annotated_case(tmp_path_factory):
+    from fixtures.generate import phone_series
+    root = tmp_path_factory.mktemp("annotated")
+    phone_series(root, 2, seed=5)
+    shots = sorted((root / "screenshots").glob("*.png"))
+    original = shots[0]
+    copy = original.with_name(original.stem + " copy.png")
+    copy.write_bytes(original.read_bytes())  # Finder's "copy": sorts before the original
+    assert copy.name < original.name
+    text = (root / "case.toml").read_text(encoding="utf-8")
+    text += (f'\n[[screenshot]]\nfile = "screenshots/{original.name}"\n'
+             'note = "The client approves"\nhighlight = "no such phrase anywhere"\n')
+    (root / "case.toml").write_text(text, encoding="utf-8")
+    return root, original, copy
+
+
+def test_check_verifies_highlights_and_the_annotated_copy_is_kept(annotated_case, cache_env):
+    root, original, copy = annotated_case
+    r = CliRunner().invoke(cli, ["check", str(root), "--json", "-j", "1"], env=cache_env)
+    assert r.exit_code == 1, r.output
+    data = json.loads(r.stdout)
+    by_file = {Path(s["file"]).name: s for s in data["screenshots"]}
+    assert by_file[original.name]["failures"] == [
+        "highlight 'no such phrase anywhere' is not on the screenshot"]
+    (dup,) = data["duplicates"]
+    assert (Path(dup["file"]).name, Path(dup["duplicate_of"]).name) == (copy.name, original.name)
+    assert "same picture: 0 of 1024 hash bits differ; the same text" in dup["matched"]
+
+
+def test_every_screenshot_failing_the_email_suggests_case_toml(annotated_case, cache_env,
+                                                               tmp_path):
+    import shutil
+    root, _, _ = annotated_case
+    case = tmp_path / "case"
+    shutil.copytree(root, case)
+    toml = (case / "case.toml").read_text(encoding="utf-8")
+    (case / "case.toml").write_text(toml.replace("jane.cooper@example.com", "jane@example.com"),
+                                    encoding="utf-8")
+    r = CliRunner().invoke(cli, ["check", str(case), "-j", "1"], env=cache_env)
+    assert r.exit_code == 1
+    assert ("hint: every screenshot fails the email check: is [client] email "
+            "'jane@example.com' in case.toml spelled as the conversation shows it?") in r.output
+    assert "fails the name check" not in r.output
