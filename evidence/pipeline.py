@@ -191,7 +191,7 @@ def check(case_dir: Path | str, options: Options | None = None) -> CheckReport:
     checks = [check_one(case, shot, results.get(shot.path)) for shot in shots]
     for c in checks:  # check verifies highlights exactly as build does
         c.highlight = locate_highlight(c)
-    dups, matched = find_duplicates(checks, annotated=set(case.entries))
+    dups, matched = find_duplicates(checks)
     return CheckReport(case, checks, found.problems, dups, docs, skipped=found.skipped,
                        duplicate_reasons=matched)
 
@@ -228,17 +228,16 @@ def day_label(v: dt.datetime) -> str:
     return f"{v:%b} {v.day}, {v.year}"
 
 
-def find_duplicates(checks: list[ScreenshotCheck], annotated: set[str] = frozenset()
-                    ) -> tuple[list[tuple[str, str]], dict[str, str]]:
+def find_duplicates(checks: list[ScreenshotCheck]) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """Same screenshots, re-saved, resized or recompressed: [(duplicate, kept)] and what
-    matched. The copy a person annotated (listed in case.toml, or with a note) is kept,
-    else the first by file name. Only screenshots whose OCR text agrees with another's
-    are decoded for a perceptual fingerprint."""
+    matched. The copy a person annotated (a note or a highlight, in case.toml or a
+    sidecar) is kept, else the first by file name. Only screenshots whose OCR text agrees
+    with another's are decoded for a perceptual fingerprint."""
     usable = [c for c in checks if c.error is None]
     maybe = duplicates.candidates([c.ocr.text() for c in usable])
     items = []
-    for i in sorted(maybe, key=lambda i: (not (usable[i].rel in annotated or usable[i].shot.note
-                                                or usable[i].shot.highlight), usable[i].rel)):
+    for i in sorted(maybe, key=lambda i: (not (usable[i].shot.note or usable[i].shot.highlight),
+                                          usable[i].rel)):
         c = usable[i]
         try:
             with open_image(c.shot.path) as image:

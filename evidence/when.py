@@ -112,7 +112,7 @@ def capture_time_from_exif(image_path) -> datetime | None:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(image_path) as im:
+            with Image.open(image_path, formats=("PNG", "JPEG", "WEBP")) as im:  # never EPS
                 exif = im.getexif()
                 try:
                     original = exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL)

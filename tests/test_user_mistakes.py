@@ -209,8 +209,10 @@ def annotated_case(tmp_path_factory):
     copy.write_bytes(original.read_bytes())  # Finder's "copy": sorts before the original
     assert copy.name < original.name
     text = (root / "case.toml").read_text(encoding="utf-8")
-    text += (f'\n[[screenshot]]\nfile = "screenshots/{original.name}"\n'
-             'note = "The client approves"\nhighlight = "no such phrase anywhere"\n')
+    entry = f'file = "screenshots/{original.name}"\n'
+    assert entry in text
+    text = text.replace(entry, entry + 'note = "The client approves"\n'
+                                       'highlight = "no such phrase anywhere"\n')
     (root / "case.toml").write_text(text, encoding="utf-8")
     return root, original, copy
 
