@@ -497,7 +497,7 @@ class Watcher:
         unused = tuple((u["file"], u["reason"]) for u in getattr(result, "unused", None) or [])
         if result is not None and unused != st.unused:  # named once, not on every rebuild
             for file, reason in unused:
-                self.say(_one_line(f"{st.name}: not used: {file}: {reason}", root))
+                self.say(_one_line(one_line(f"{st.name}: not used: {file}: {reason}"), root))
             st.unused = unused
         return result is not None
 

@@ -167,3 +167,40 @@ def test_strict_build_failure_says_draft_and_json_has_an_object(hostile_case, tm
     assert data["ok"] is False and data["exit_code"] == 1 and "--draft" in data["message"]
     assert any("eps-loop.png" in d for d in data["details"])
     assert "--draft" in str(r.exception)
+
+
+# --- validate: polyglots and misnamed packages ----------------------------------------
+
+def _pdf(path: Path) -> Path:
+    import pikepdf
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.save(path)
+    return path
+
+
+def test_validate_fails_a_zip_appended_after_eof(tmp_path):
+    import zipfile
+    from evidence.validate import validate_package
+    pkg = _pdf(tmp_path / "poly.pdf")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("payload.txt", "hello")
+    pkg.write_bytes(pkg.read_bytes() + buf.getvalue())
+    r = validate_package(pkg)
+    c = r.check("readable")
+    assert c.status == "fail" and "a polyglot: a ZIP archive is appended after the last %%EOF" in c.detail
+    junk = _pdf(tmp_path / "junk.pdf")
+    junk.write_bytes(junk.read_bytes() + b"\nsome stray trailing text\n")
+    c = validate_package(junk).check("readable")
+    assert c.status == "warn" and "after the last %%EOF" in c.detail
+
+
+def test_validate_warns_about_a_pdf_not_named_pdf(tmp_path):
+    from evidence.validate import validate_package
+    c = validate_package(_pdf(tmp_path / "package.png")).check("readable")
+    assert c.status == "warn" and "named .png but it is a PDF" in c.detail
+    png = tmp_path / "shot.pdf"
+    Image.new("RGB", (4, 4)).save(png, "PNG")
+    r = validate_package(png)
+    assert r.unreadable and "it is a PNG image" in r.check("readable").detail

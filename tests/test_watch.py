@@ -708,3 +708,20 @@ def test_real_cli_stops_on_sigterm_within_2s(rendered, tmp_path):
         proc.stop()
     assert not [p for p in case.iterdir() if p.name.endswith(".tmp")]
     assert len(sources(case / "evidence.pdf")) == 3
+
+
+def test_watch_names_each_unused_file_once_per_change(tmp_path):
+    root = make_case(tmp_path / "case").resolve()
+    said: list[str] = []
+    unused = [{"file": "screenshots/eps.png", "reason": "is an EPS/PostScript file, not a screenshot"},
+              {"file": "screenshots/evil\nname.png", "reason": "not a regular file"}]
+    result = types.SimpleNamespace(order=["a"], bytes=10, failed=[], unused=unused)
+    w = Watcher(root, lambda d: result, log=lambda s: None, say=said.append)
+    w._discover()
+    (st,) = w.cases.values()
+    w.build(st, scan(st.files), None)
+    assert said[-2:] == ["case: not used: screenshots/eps.png: is an EPS/PostScript file, not a screenshot",
+                         "case: not used: screenshots/evil\\nname.png: not a regular file"]
+    n = len(said)
+    w.build(st, scan(st.files), None)  # the same files again: not repeated on every rebuild
+    assert len(said) == n
