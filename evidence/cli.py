@@ -234,7 +234,7 @@ SIZE = SizeType()
 
 
 def warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
+    click.echo(one_line(f"warning: {message}"), err=True)
 
 
 @cli.command()
@@ -271,11 +271,11 @@ def build(case_dir: Path, output, max_size, max_pages, processor, page_size, dra
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
         kind = "DRAFT " if result.draft else ""
-        click.echo(f"wrote {kind}{result.output}: {result.exhibits} exhibits, {result.pages} pages, "
-                   f"{format_size(result.bytes)} (cap {format_size(result.limits.max_bytes)}, "
-                   f"{result.limits.max_pages} pages)")
+        click.echo(one_line(f"wrote {kind}{result.output}: {result.exhibits} exhibits, "
+                            f"{result.pages} pages, {format_size(result.bytes)} (cap "
+                            f"{format_size(result.limits.max_bytes)}, {result.limits.max_pages} pages)"))
         for r in result.redacted:
-            click.echo(f"redacted {r['what']} in {r['source']}")
+            click.echo(one_line(f"redacted {r['what']} in {r['source']}"))
         if result.failed:
             click.echo(one_line(f"{len(result.failed)} screenshot(s) failed their checks: "
                                 + ", ".join(result.failed)))
