@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CASE_TOML = '[client]\nname = "Jane Cooper"\nemail = "jane.cooper@example.com"\n'
 # stderr lines our CLI writes on purpose; anything else leaked from a library
-OURS = re.compile(r"^(error|skipped|warning|hint|not used|interrupted|OCR \d|wrote)\b|^  \S")
+OURS = re.compile(r"^((error|skipped|warning|hint|not used|interrupted|wrote)\b|OCR \d)|^  \S")
 
 
 @dataclass
@@ -115,7 +115,7 @@ def image_batch(files: list[Path], work: Path, cmd: str, opts, tally: Tally, env
         image_batch(files[half:], work, cmd, opts, tally, env)
         return
     tally.files += len(files)
-    label = ", ".join(str(f) for f in files)
+    label = str(files[0]) + (f" (+{len(files) - 1} more)" if len(files) > 1 else "")
     if outcome == "hang":
         tally.hangs.append(label)
         return
@@ -159,7 +159,7 @@ def pdf_batch(files: list[Path], opts, tally: Tally, env: dict) -> None:
         pdf_batch(files[half:], opts, tally, env)
         return
     tally.files += len(files)
-    label = ", ".join(str(f) for f in files)
+    label = str(files[0]) + (f" (+{len(files) - 1} more)" if len(files) > 1 else "")
     if outcome == "hang":
         tally.hangs.append(label)
         return
