@@ -93,6 +93,8 @@ def _refusal(path: Path) -> str:
         return f"{what} that cannot be decoded (damaged or an unsupported variant)"
     if what.startswith("not "):
         return f"{what}; export it as PNG or JPEG"
+    if what == "a text file":
+        return "is a text file, not an image (screenshots are PNG, JPEG or WebP)"
     return f"is {what}, not a screenshot (export it as PNG or JPEG)"
 
 

@@ -69,7 +69,7 @@ def test_bad_inputs_each_get_one_line_and_the_rest_is_checked(tmp_path, sample_r
     errors = {Path(x["file"]).name: x.get("error") for x in report["screenshots"] if x.get("error")}
     errors.update({Path(x["file"]).name: x["error"] for x in report["problems"]})
     assert "empty" in errors["zero.png"]
-    assert "is a text file, not a screenshot" in errors["text.png"]
+    assert "not an image" in errors["text.png"]
     assert "truncated" in errors["truncated.png"]
     assert "Mpx" in errors["bomb.png"] or "too large" in errors["bomb.png"]
     assert "link" in errors["loop.png"]

@@ -522,13 +522,13 @@ def test_easyocr_import_failure_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "easyocr", None)  # "import easyocr" raises ImportError
     monkeypatch.setitem(sys.modules, "easyocr_en_models", None)
     monkeypatch.delenv("EVIDENCE_EASYOCR_MODELS", raising=False)
-    with pytest.raises(EngineError, match=r'pip install "evidence\[easyocr\]"'):
+    with pytest.raises(EngineError, match=r'pip install "\.\[easyocr\]" in the evidence source folder'):
         make_engine("easyocr")
     weights = tmp_path / "w"
     weights.mkdir()
     for f in ("craft_mlt_25k.pth", "english_g2.pth"):
         (weights / f).write_bytes(b"x")
-    with pytest.raises(EngineError, match=r'pip install "evidence\[easyocr\]"'):
+    with pytest.raises(EngineError, match=r'pip install "\.\[easyocr\]" in the evidence source folder'):
         make_engine("easyocr", model_dir=str(weights))
 
 

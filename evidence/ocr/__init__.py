@@ -37,7 +37,7 @@ ENGINES: dict[str, Callable[..., Engine]] = {
     "easyocr": EasyEngine,
 }
 DEFAULT_ENGINE = "rapidocr"
-INSTALL_HINTS = {"easyocr": 'pip install ".[easyocr]" (in the evidence source folder)',
+INSTALL_HINTS = {"easyocr": 'pip install ".[easyocr]" in the evidence source folder',
                  "rapidocr": "pip install rapidocr onnxruntime"}
 
 Progress = Callable[[int, int], None]

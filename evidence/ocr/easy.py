@@ -35,7 +35,7 @@ from .base import OcrLine, lines_from_quads
 ENV_MODELS = "EVIDENCE_EASYOCR_MODELS"
 # The README's command, run in this project's source folder: the PyPI package named
 # `evidence` is another project, so `pip install "evidence[easyocr]"` would install it.
-INSTALL_HINT = 'pip install ".[easyocr]" (in the evidence source folder)'
+INSTALL_HINT = 'pip install ".[easyocr]" in the evidence source folder'
 DETECTOR = "craft"  # key in easyocr.config.detection_models
 RECOGNIZER = "english_g2"  # key in easyocr.config.recognition_models["gen2"]
 # File names, used to look for the files before easyocr (and torch) is imported.
