@@ -86,11 +86,15 @@ def test_duplicates_reported_left_out_and_kept_on_request(card_case, tmp_path):
             case / "screenshots" / "IMG_100 copy.jpg", quality=60)
     cache = tmp_path / "cache"
     report = json.loads(run("check", case, "--json", cache=cache).stdout)
-    assert report["duplicates"] == [{"file": "screenshots/IMG_100.png",
-                                     "duplicate_of": "screenshots/IMG_100 copy.jpg"}]
+    # IMG_100.png carries the case's note, so it is the copy kept (issue 10), though
+    # "IMG_100 copy.jpg" sorts first
+    (dup,) = report["duplicates"]
+    assert (dup["file"], dup["duplicate_of"]) == ("screenshots/IMG_100 copy.jpg",
+                                                  "screenshots/IMG_100.png")
+    assert "the same text" in dup["matched"]
     p = run("build", case, "-o", tmp_path / "a.pdf", "--json", cache=cache)
     result = json.loads(p.stdout)
-    assert "screenshots/IMG_100.png" not in result["order"] and len(result["order"]) == 3
+    assert "screenshots/IMG_100 copy.jpg" not in result["order"] and len(result["order"]) == 3
     assert "left out" in p.stderr
     p = run("build", case, "-o", tmp_path / "b.pdf", "--json", "--keep-duplicates", cache=cache)
     assert len(json.loads(p.stdout)["order"]) == 4
