@@ -28,6 +28,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # silently ignored (`processer = "shopify"`) builds the wrong package. A new key is one
 # line here; its meaning is parsed below (or by the module that owns it).
 STR, STRS, DATE, NUMBER_OR_STR = "a string", "a list of strings", "a date", "a string or number"
+STR_OR_STRS = "a list of strings (or one string)"
 DATE_ORDERS = ("DMY", "MDY", "YMD")
 SCHEMA: dict[str, dict[str, object]] = {
     "client": {"name": STR, "email": STR, "aliases": STRS, "emails": STRS},
@@ -36,8 +37,8 @@ SCHEMA: dict[str, dict[str, object]] = {
     "package": {"output": STR, "page_size": STR, "date_order": DATE_ORDERS, "languages": STRS},
     "redact": {"patterns": STRS},
     "screenshot": {"file": STR, "note": STR, "highlight": STR, "kind": STR, "date": DATE,
-                   "date_order": DATE_ORDERS, "proves": STRS},
-    "document": {"file": STR, "kind": STR, "date": DATE, "note": STR, "proves": STRS,
+                   "date_order": DATE_ORDERS, "proves": STR_OR_STRS},
+    "document": {"file": STR, "kind": STR, "date": DATE, "note": STR, "proves": STR_OR_STRS,
                  "highlight": STR},
     "rebuttal": {"text": STR},
 }
@@ -62,6 +63,8 @@ def _type_ok(value, kind) -> bool:
         return isinstance(value, str)
     if kind is STRS:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind is STR_OR_STRS:
+        return isinstance(value, str) or _type_ok(value, STRS)
     if kind is DATE:
         return isinstance(value, (str, dt.date))
     if kind is NUMBER_OR_STR:

@@ -37,8 +37,8 @@ def case_with(tmp_path, toml: str) -> Path:
     ('respond_by = 2024-11-15\n', "[client] has an unknown key 'respond_by'; it belongs under [dispute]"),
     ('[client.extra]\nx = 1\n', "[client] has an unknown key 'extra'"),
     ('[package]\ndate_order = "DYM"\n', "[package] date_order must be one of DMY, MDY, YMD"),
-    ('[[screenshot]]\nfile = "screenshots/a.png"\nproves = "delivery"\n',
-     "[[screenshot]] #1 proves must be a list of strings"),
+    ('[[screenshot]]\nfile = "screenshots/a.png"\nproves = 3\n',
+     "[[screenshot]] #1 proves must be a list of strings (or one string)"),
 ])
 def test_typos_in_case_toml_are_errors_with_the_nearest_name(tmp_path, toml, message):
     root = case_with(tmp_path, toml)
