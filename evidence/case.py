@@ -106,6 +106,16 @@ def check_schema(data: dict, path: Path) -> None:
 class Client:
     name: str
     email: str
+    aliases: tuple[str, ...] = ()  # names the client's contact may be saved under
+    emails: tuple[str, ...] = ()  # further addresses of the client
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+    @property
+    def all_emails(self) -> tuple[str, ...]:
+        return (self.email, *self.emails)
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,7 @@ class Entry:
     highlight: str | None = None
     kind: str = "conversation"
     date: dt.datetime | None = None  # manual override
+    date_order: str | None = None  # "DMY" | "MDY" | "YMD": how this app writes numeric dates
     proves: tuple[str, ...] = ()  # checklist items this exhibit covers (templates/reasons.toml)
 
 
@@ -157,6 +168,8 @@ class Case:
     redact_patterns: tuple[str, ...] = ()
     documents: dict[str, DocumentEntry] = field(default_factory=dict)  # [[document]]
     rebuttal: str | None = None  # [rebuttal] text: replaces the drafted letter
+    date_order: str | None = None  # [package] date_order
+    languages: tuple[str, ...] = ()  # [package] languages: () reads every supported one
 
     @property
     def default_output(self) -> Path:
@@ -211,6 +224,18 @@ def parse_case(data: dict, *, root: Path, path: Path) -> Case:
     package = _table(data, "package", path)
     output = _str(package, "output", path, "package")
     page_size = _str(package, "page_size", path, "package")
+    date_order = _date_order(package.get("date_order"), path, "[package]")
+    languages = _str_list(package.get("languages"), path, "[package] languages")
+    from .dates.names import LANGUAGES
+    for lang in languages:
+        if lang not in LANGUAGES:
+            raise CaseError(f"[package] languages: {lang!r} is not one of "
+                            f"{', '.join(LANGUAGES)}", path)
+    aliases = _str_list(client.get("aliases"), path, "[client] aliases")
+    emails = _str_list(client.get("emails"), path, "[client] emails")
+    for e in emails:
+        if not _EMAIL.match(e):
+            raise CaseError(f"[client] emails: {e!r} is not an email address", path)
 
     redact = _table(data, "redact", path)
     patterns = redact.get("patterns", [])
@@ -243,14 +268,39 @@ def parse_case(data: dict, *, root: Path, path: Path) -> Case:
             raise CaseError(f"{where} lists {rel} a second time", path)
         entries[rel] = Entry(file=rel, note=_str(s, "note", path, where),
                              highlight=_str(s, "highlight", path, where), kind=kind, date=date,
-                             proves=_proves(s, path, where))
+                             proves=_proves(s, path, where),
+                             date_order=_date_order(s.get("date_order"), path, where))
     documents = _documents(data, root, path)
     rebuttal = _str(_table(data, "rebuttal", path), "text", path, "rebuttal")
 
-    return Case(root=root, client=Client(name.strip(), email.strip()), dispute=dispute,
+    client_ = Client(name.strip(), email.strip(), tuple(a.strip() for a in aliases if a.strip()),
+                     tuple(e.strip() for e in emails))
+    return Case(root=root, client=client_, dispute=dispute,
                 entries=entries, output=(root / output) if output else None,
                 page_size=page_size, redact_patterns=tuple(patterns), documents=documents,
+                date_order=date_order, languages=tuple(languages),
                 rebuttal=rebuttal.strip() if rebuttal and rebuttal.strip() else None)
+
+
+DATE_ORDERS = ("DMY", "MDY", "YMD")
+
+
+def _date_order(v, path: Path, where: str) -> str | None:
+    if v is None:
+        return None
+    if not isinstance(v, str) or v.upper() not in DATE_ORDERS:
+        raise CaseError(f"{where} date_order {v!r} is not one of {', '.join(DATE_ORDERS)}", path)
+    return v.upper()
+
+
+def _str_list(v, path: Path, what: str) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise CaseError(f"{what} must be a list of strings", path)
+    return v
 
 
 def _proves(t: dict, path: Path, where: str) -> tuple[str, ...]:

@@ -11,17 +11,17 @@ character position (OCR engines give one box per line, not per character).
 """
 from __future__ import annotations
 
-import bisect
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
 from typing import Sequence
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Hamming, Levenshtein
 
+from .dates.find import MAX_YEAR, MIN_YEAR, DateHit, find_dates
 from .ocr.base import Box, OcrLine
+from .spans import sub_box as _sub_box
 
 __all__ = [
     "FieldMatch", "DateHit", "FieldReport",
@@ -44,9 +44,12 @@ _MISS = FieldMatch(False, None, 0.0, None)
 
 # --------------------------------------------------------------------------- folding
 
-# Glyphs OCR confuses on screen fonts. Folded identically on both sides, so folding can
-# only merge look-alikes; it never makes two different strings of the same letters differ.
-_CONFUSABLES = {"0": "o", "1": "l", "i": "l", "|": "l", "!": "l"}
+# Glyphs OCR confuses on screen fonts (O/0, l/1/I, S/5, B/8, Z/2, G/6, g/9/q, u/v).
+# Folded identically on both sides, so folding can only merge look-alikes; it never makes
+# two different strings of the same letters differ. A letter that differs after folding
+# is not OCR damage but another letter (a/e, r/k, n/d): another person.
+_CONFUSABLES = {"0": "o", "1": "l", "i": "l", "|": "l", "!": "l", "5": "s", "8": "b",
+                "2": "z", "6": "g", "9": "g", "q": "g", "v": "u"}
 
 
 def _fold(text: str) -> list[tuple[str, int]]:
@@ -81,16 +84,6 @@ def _merge_rn(chars: list[tuple[str, int]]) -> list[tuple[str, int]]:
             out.append(chars[k])
             k += 1
     return out
-
-
-def _sub_box(box: Box | None, n: int, start: int, end: int) -> Box | None:
-    """The part of `box` holding characters [start, end) of an n-character line."""
-    if box is None or n <= 0:
-        return box
-    start = max(0, min(start, n))
-    end = max(start, min(end, n))
-    w = box.width
-    return Box(box.x0 + w * start / n, box.y0, box.x0 + w * end / n, box.y1)
 
 
 # --------------------------------------------------------------------------- names
@@ -153,10 +146,12 @@ def _target_forms(name: str) -> list[tuple[str, set[int]]]:
 def _name_edits(target: str, bounds: set[int], seen: str, budget: int) -> int | None:
     """Edits from `target` to `seen` if within budget and plausible as OCR damage, else None.
 
-    A substitution anywhere counts 1. An inserted or dropped letter counts 1 only inside
-    a word: at a word's edge it makes another real name (Jane/Janet, Ann/Anne, Dan/Dana,
-    Cooper/Coopers), so it is refused. `rn` read for `m` (or back) is free, but only
-    when nothing else differs.
+    Both sides are already folded, so OCR's real confusions (O/0, l/1/I, S/5, ...) cost
+    nothing; `rn` read for `m` (or back) is free too, when nothing else differs. A letter
+    that still differs is another letter (Christine/Christina, Clark/Klark): refused,
+    however long the name. A dropped or doubled letter counts 1, only inside a word: at a
+    word's edge it makes another real name (Jane/Janet, Ann/Anne, Dan/Dana,
+    Cooper/Coopers), so it is refused.
     """
     if target.replace("rn", "m") == seen.replace("rn", "m"):
         return 0
@@ -166,6 +161,8 @@ def _name_edits(target: str, bounds: set[int], seen: str, budget: int) -> int | 
     if d == 0:
         return 0
     for op in Levenshtein.editops(target, seen):
+        if op.tag == "replace":
+            return None
         if op.tag == "insert" and op.src_pos in bounds:
             return None
         if op.tag == "delete" and (op.src_pos in bounds or op.src_pos + 1 in bounds):
@@ -261,7 +258,7 @@ def match_name(lines: Sequence[OcrLine], name: str) -> FieldMatch:
 
 # --------------------------------------------------------------------------- emails
 
-EMAIL_MAX_SUBSTITUTIONS = 1
+EMAIL_MAX_SUBSTITUTIONS = 0  # see match_email: confusions are folded, not counted
 EMAIL_MIN_LEN_FOR_SUBSTITUTION = 8
 
 # What OCR turns `@` into: `(a)`, `©`, `®`, fullwidth `＠` (NFKD already gives `@`).
@@ -278,7 +275,7 @@ def _email_fold(text: str) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     k = 0
     while k < len(f):
-        for w in _AT_WORDS:
+        for w in (_AT_WORDS if f[k][0] in "([" else ()):  # cheap test first: hot loop
             if "".join(c for c, _ in f[k:k + len(w)]) == w:
                 out.append(("@", f[k][1]))
                 k += len(w)
@@ -299,11 +296,12 @@ def match_email(lines: Sequence[OcrLine], email: str) -> FieldMatch:
     or `.`, angle brackets and uppercase all leave the skeleton unchanged.
 
     Threshold: the skeleton of local part + domain must appear with the exact same length
-    and at most EMAIL_MAX_SUBSTITUTIONS (1) substituted character (Hamming distance),
-    only when the skeleton has at least EMAIL_MIN_LEN_FOR_SUBSTITUTION (8) characters.
-    Equal length is the point: an extra or missing letter (`jane.coopers@`,
-    `j.cooper@`) is another mailbox, and a different TLD (`.org` vs `.com`) costs 3.
-    One substitution covers a misread glyph the folding does not know.
+    and no substituted character (EMAIL_MAX_SUBSTITUTIONS = 0): the folding already
+    absorbs the glyphs OCR really confuses (O/0, l/1/I, S/5, rn/m, ...), so a letter that
+    still differs (christine@ / christina@) is another mailbox. Equal length is the point
+    too: an extra or missing letter (`jane.coopers@`, `j.cooper@`) is another mailbox.
+    An address wrapped onto the next OCR line (`<Members@play` / `.megacasino.com>`) is
+    found across the two lines when they touch vertically.
 
     The match must also start and end at the address's edges: not inside a longer word
     and not continuing with `.x`/`-x` (so `mary.jane.cooper@example.com` and
@@ -336,11 +334,34 @@ def match_email(lines: Sequence[OcrLine], email: str) -> FieldMatch:
         if best is not None and best[0] == 0:
             break
     if best is None:
+        wrapped = _wrapped_email(lines, target, target_m)
+        if wrapped is not None:
+            return wrapped
         return FieldMatch(False, None, round(near, 1), None)
     subs, ln_no, start, end = best
     ln = lines[ln_no]
     return FieldMatch(True, ln.text[start:end], round(100.0 * (1 - subs / n), 1),
                       _sub_box(ln.box, len(ln.text), start, end))
+
+
+def _wrapped_email(lines: Sequence[OcrLine], target: str, target_m: str) -> FieldMatch | None:
+    """The address split over two vertically touching lines, read as one (exact only)."""
+    for i, a in enumerate(lines):
+        for b in lines[i + 1:i + 4]:  # OCR order may put a box of the same row between
+            if not _lines_adjacent(a, b):
+                continue
+            joined = a.text + b.text
+            f = _email_fold(joined)
+            for chars, tgt in ((f, target), (_merge_rn(f), target_m)):
+                found, _ = _scan_email(chars, tgt, 0)
+                if found is None or not found[1] < len(a.text) < found[2]:
+                    continue
+                _, start, end = found
+                box = _sub_box(a.box, len(a.text), start, len(a.text)).union(
+                    _sub_box(b.box, len(b.text), 0, end - len(a.text)))
+                return FieldMatch(True, a.text[start:] + " " + b.text[:end - len(a.text)],
+                                  100.0, box)
+    return None
 
 
 def _scan_email(f: list[tuple[str, int]], target: str, budget: int
@@ -385,314 +406,6 @@ def _scan_email(f: list[tuple[str, int]], target: str, budget: int
     return best, near
 
 
-# --------------------------------------------------------------------------- dates
-
-MIN_YEAR = 1970
-MAX_YEAR = 2099
-
-_MONTH_NUM = {"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7,
-              "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12}
-_WEEKDAY_NUM = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-
-
-@dataclass(frozen=True)
-class DateHit:
-    """A date (or day reference) seen in the image, with whatever parts it states."""
-
-    text: str
-    box: Box | None
-    year: int | None = None
-    month: int | None = None
-    day: int | None = None
-    weekday: int | None = None  # 0 = Monday; as written (not computed from the date)
-    relative_days: int | None = None  # 0 today, -1 yesterday
-    hour: int | None = None
-    minute: int | None = None
-    second: int | None = None
-
-    def _clock(self) -> tuple[int, int, int]:
-        return (self.hour or 0, self.minute or 0, self.second or 0)
-
-    def resolve(self, anchor: datetime | None) -> datetime | None:
-        """The datetime this hit stands for; time 00:00 when none was shown.
-
-        A full date needs no anchor. A year-less date takes the anchor's year, or the year
-        before when that would land after the anchor's date (a screenshot cannot show a
-        message from its future). `Today`/`Yesterday` count from the anchor's date; a bare
-        weekday is the most recent such day on or before the anchor's date. Returns None
-        when an anchor is needed but missing, or the hit cannot be a real date.
-        """
-        h, mi, s = self._clock()
-        if self.month is not None and self.day is not None:
-            if self.year is not None:
-                try:
-                    return datetime(self.year, self.month, self.day, h, mi, s)
-                except ValueError:
-                    return None
-            if anchor is None:
-                return None
-            ref = anchor.date()
-            # Feb 29 needs a leap year: walk back until the date exists and is not later.
-            for year in range(ref.year, ref.year - 9, -1):
-                try:
-                    d = date(year, self.month, self.day)
-                except ValueError:
-                    continue
-                if d <= ref:
-                    return datetime(d.year, d.month, d.day, h, mi, s)
-            return None
-        if self.relative_days is not None:
-            if anchor is None:
-                return None
-            d = anchor.date() + timedelta(days=self.relative_days)
-            return datetime(d.year, d.month, d.day, h, mi, s)
-        if self.weekday is not None:
-            if anchor is None:
-                return None
-            ref = anchor.date()
-            d = ref - timedelta(days=(ref.weekday() - self.weekday) % 7)
-            return datetime(d.year, d.month, d.day, h, mi, s)
-        return None
-
-
-# Regexes only locate candidate spans; every candidate is then validated with
-# `datetime` (so Feb 30 and month 13 are refused). All quantifiers over whitespace are
-# bounded ({0,3}) and no group repeats, so matching stays linear in the line length
-# (no catastrophic backtracking on long OCR garbage).
-_S = r"\s{0,3}"
-_MON = (r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?"
-        r"|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
-        r"(?![a-z])\.?")
-_WD = (r"(?P<wd>mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:r(?:s(?:day)?)?)?"
-       r"|fri(?:day)?|sat(?:urday)?|sun(?:day)?)(?![a-z])\.?")
-_WD_PREFIX = rf"(?:{_WD}{_S},?{_S})?"
-_DAY = r"(?P<day>\d{1,2})(?!\d)(?:\s?(?:st|nd|rd|th)(?![a-z]))?"
-_YEAR = r"(?P<year>\d{4})(?![\d:])"
-_AMPM = r"(?:\s?(?P<ap>[ap])\.?\s?m(?![a-z])\.?)"
-# A time that follows a date: `3:15 PM`, `09:14:52`, `10.42` (OCR's `.` for `:`), `3 PM`.
-_TIME = (rf"(?P<time>(?P<h>\d{{1,2}})(?:[:.](?P<mi>[0-5]\d)(?:[:.](?P<sec>[0-5]\d))?"
-         rf"(?!\d){_AMPM}?|{_AMPM.replace('?P<ap>', '?P<ap2>')}))")
-_SEP = rf"(?:{_S}(?:,|at(?![a-z])|@|·|•|-|–|\|)?{_S})"
-_TAIL = rf"(?:{_SEP}{_TIME})?"
-
-_FLAGS = re.IGNORECASE | re.ASCII
-_PAT_MONTH_FIRST = re.compile(
-    rf"(?<![a-z0-9]){_WD_PREFIX}(?P<date>{_MON}{_S}{_DAY}(?:{_S},?{_S}{_YEAR})?){_TAIL}", _FLAGS)
-_PAT_DAY_FIRST = re.compile(
-    rf"(?<![a-z0-9.:/]){_WD_PREFIX}(?P<date>{_DAY}{_S}(?:of\s{{1,3}})?{_MON}"
-    rf"(?:{_S},?{_S}{_YEAR})?){_TAIL}", _FLAGS)
-_PAT_ISO = re.compile(
-    rf"(?<![\d.:/-])(?P<date>(?P<year>\d{{4}})(?P<sep>[-/.])(?P<mon>\d{{1,2}})(?P=sep)"
-    rf"(?P<day>\d{{1,2}}))(?:(?:T|{_S}(?:,|at)?{_S}){_TIME}|(?![\d]|[./-]\d))", _FLAGS)
-_PAT_NUMERIC = re.compile(
-    rf"(?<![\d.:/-]){_WD_PREFIX}(?P<date>(?P<a>\d{{1,2}})(?P<sep>[-/.])(?P<b>\d{{1,2}})(?P=sep)"
-    rf"(?P<year>\d{{4}}|\d{{2}}))(?!\d|[./-]\d){_TAIL}", _FLAGS)
-_PAT_RELATIVE = re.compile(
-    rf"(?<![a-z])(?P<date>(?P<rel>today|yesterday))(?![a-z]){_TAIL}", _FLAGS)
-_PAT_WEEKDAY = re.compile(rf"(?<![a-z])(?P<date>{_WD})(?!-[a-z]){_TAIL}", _FLAGS)
-_PAT_CLOCK = re.compile(
-    rf"(?<![\d:.])(?P<h>\d{{1,2}}):(?P<mi>[0-5]\d)(?::(?P<sec>[0-5]\d))?(?!\d){_AMPM}?",
-    _FLAGS)
-_CLOCK_ONLY = re.compile(
-    rf"(?<![\d:.])\d{{1,2}}[:.][0-5]\d(?:[:.][0-5]\d)?(?!\d){_AMPM}?", _FLAGS)
-_BULLETS = set("·•|")
-
-
-def _clock_parts(m: re.Match) -> tuple[int, int, int, int] | None:
-    """(hour, minute, second, end) from a match with h/mi/sec/ap groups; None if invalid."""
-    gd = m.groupdict()
-    h = int(gd["h"])
-    mi = int(gd["mi"]) if gd.get("mi") else 0
-    sec = int(gd["sec"]) if gd.get("sec") else 0
-    ap = gd.get("ap") or gd.get("ap2")
-    if ap:
-        if not 1 <= h <= 12:
-            return None
-        h = h % 12 + (12 if ap.lower() == "p" else 0)
-    elif h > 23:
-        return None
-    return h, mi, sec, (m.end("time") if "time" in gd else m.end())
-
-
-def _valid_ymd(y: int | None, mo: int, d: int) -> bool:
-    if y is not None and not MIN_YEAR <= y <= MAX_YEAR:
-        return False
-    try:
-        date(2000 if y is None else y, mo, d)  # 2000 is a leap year: Feb 29 stays possible
-    except ValueError:
-        return False
-    return True
-
-
-@dataclass
-class _Cand:
-    start: int
-    end: int
-    rank: int  # lower wins among equal-length overlapping candidates
-    parts: dict = field(default_factory=dict)
-
-
-def _candidates(text: str) -> list[_Cand]:
-    out: list[_Cand] = []
-
-    def add(m: re.Match, rank: int, parts: dict) -> None:
-        wd = m.groupdict().get("wd")
-        if wd:
-            parts.setdefault("weekday", _WEEKDAY_NUM[wd[:3].lower()])
-        end = m.end("date")
-        if m.groupdict().get("time") is not None:
-            clock = _clock_parts(m)
-            if clock is not None:
-                parts["hour"], parts["minute"], parts["second"], end = clock
-                if m.group("mi") is None:
-                    parts["second"] = None
-                    parts["minute"] = 0
-                elif m.group("sec") is None:
-                    parts["second"] = None
-        out.append(_Cand(m.start(), end, rank, parts))
-
-    for m in _PAT_MONTH_FIRST.finditer(text):
-        y = int(m.group("year")) if m.group("year") else None
-        mo, d = _MONTH_NUM[m.group("mon")[:3].lower()], int(m.group("day"))
-        if _valid_ymd(y, mo, d):
-            add(m, 0, {"year": y, "month": mo, "day": d})
-    for m in _PAT_DAY_FIRST.finditer(text):
-        y = int(m.group("year")) if m.group("year") else None
-        mo, d = _MONTH_NUM[m.group("mon")[:3].lower()], int(m.group("day"))
-        if _valid_ymd(y, mo, d):
-            add(m, 1, {"year": y, "month": mo, "day": d})
-    for m in _PAT_ISO.finditer(text):
-        y, mo, d = int(m.group("year")), int(m.group("mon")), int(m.group("day"))
-        if _valid_ymd(y, mo, d):
-            add(m, 2, {"year": y, "month": mo, "day": d})
-    for m in _PAT_NUMERIC.finditer(text):
-        a, b, ys, sep = int(m.group("a")), int(m.group("b")), m.group("year"), m.group("sep")
-        if len(ys) == 2 and sep != "/":
-            continue  # `28.10.24` is as likely a version or a price as a date
-        y = int(ys) + (2000 if len(ys) == 2 else 0)
-        # US order for `/`, day first for `.` and `-`; the other order only when forced.
-        first = (a, b) if sep == "/" else (b, a)  # (month, day)
-        for mo, d in (first, first[::-1]):
-            if _valid_ymd(y, mo, d):
-                add(m, 3, {"year": y, "month": mo, "day": d})
-                break
-    for m in _PAT_RELATIVE.finditer(text):
-        rel = 0 if m.group("rel").lower() == "today" else -1
-        add(m, 4, {"relative_days": rel})
-    for m in _PAT_WEEKDAY.finditer(text):
-        add(m, 5, {})
-    return out
-
-
-class _LineIndex:
-    """Per-line prefix counts, so each candidate's context check is O(1) (no rescans)."""
-
-    def __init__(self, text: str):
-        self.text = text
-        blank = _CLOCK_ONLY.sub(lambda m: " " * len(m.group()), text)
-        self.words = self._prefix(text)  # word characters in text[:i]
-        self.words_no_clock = self._prefix(blank)
-
-    @staticmethod
-    def _prefix(t: str) -> list[int]:
-        acc, out = 0, [0]
-        for ch in t:
-            acc += ch.isalnum() or ch == "_"
-            out.append(acc)
-        return out
-
-    def any_word(self, start: int, end: int, *, skip_clocks: bool = False) -> bool:
-        w = self.words_no_clock if skip_clocks else self.words
-        return w[end] - w[start] > 0
-
-    def char_before(self, i: int) -> str:
-        while i > 0 and self.text[i - 1].isspace():
-            i -= 1
-        return self.text[i - 1] if i > 0 else ""
-
-    def char_after(self, i: int) -> str:
-        n = len(self.text)
-        while i < n and self.text[i].isspace():
-            i += 1
-        return self.text[i] if i < n else ""
-
-
-def _standalone(ix: _LineIndex, c: _Cand) -> bool:
-    """A weekday or Today/Yesterday counts only where an app shows it as a date label.
-
-    That is: with a time (`Mon 10:05 AM`, `Yesterday at 16:12`), alone on its line (the
-    day chip in WhatsApp/iMessage; clock times beside it allowed), or set off by a bullet
-    (`Jane · Yesterday`). In running text ("see you Monday", "Sunday-school", "Today's
-    deal") it is not a date.
-    """
-    if c.parts.get("hour") is not None:
-        return True
-    n = len(ix.text)
-    if not (ix.any_word(0, c.start, skip_clocks=True) or
-            ix.any_word(c.end, n, skip_clocks=True)):
-        return True
-    left_ok = not ix.any_word(0, c.start) or ix.char_before(c.start) in _BULLETS
-    right_ok = not ix.any_word(c.end, n) or ix.char_after(c.end) in _BULLETS
-    return left_ok and right_ok
-
-
-def _dates_in_line(line: OcrLine) -> list[DateHit]:
-    text = line.text
-    ix = _LineIndex(text)
-    cands = [c for c in _candidates(text) if c.rank < 4 or _standalone(ix, c)]
-    # Longest reading first: `Tue, 08 Oct 2024` beats the weekday `Tue` inside it.
-    cands.sort(key=lambda c: (-(c.end - c.start), c.rank, c.start))
-    taken = bytearray(len(text) + 1)
-    chosen: list[_Cand] = []
-    for c in cands:
-        if not any(taken[c.start:c.end]):
-            taken[c.start:c.end] = b"\x01" * (c.end - c.start)
-            chosen.append(c)
-    chosen.sort(key=lambda c: c.start)
-
-    # A date shown without a time borrows the nearest clock time on its line.
-    clocks = []
-    for m in _PAT_CLOCK.finditer(text):
-        if any(taken[m.start():m.end()]):
-            continue
-        parts = _clock_parts(m)
-        if parts is not None:
-            clocks.append((m.start(), m.end(), parts, m.group("sec") is not None))
-    starts = [k[0] for k in clocks]
-    hits = []
-    for c in chosen:
-        p = dict(c.parts)
-        if p.get("hour") is None and clocks:
-            i = bisect.bisect_left(starts, c.end)
-            near = [k for k in (clocks[i - 1] if i > 0 else None,
-                                clocks[i] if i < len(clocks) else None) if k is not None]
-            s, e, (h, mi, sec, _), has_sec = min(
-                near, key=lambda k: k[0] - c.end if k[0] >= c.end else c.start - k[1])
-            p["hour"], p["minute"], p["second"] = h, mi, sec if has_sec else None
-        hits.append(DateHit(text=text[c.start:c.end],
-                            box=_sub_box(line.box, len(text), c.start, c.end), **p))
-    return hits
-
-
-def find_dates(lines: Sequence[OcrLine]) -> list[DateHit]:
-    """Every message date visible in the lines, top to bottom, left to right.
-
-    Understood: `Oct 28, 2024`, `28 Oct 2024`, `October 28, 2024 at 3:15 PM`,
-    `2024-10-28 17:40` (also glued `2024-10-2817:40`), `28.10.2024` (day first),
-    `10/28/2024` (US; day first only when the first number cannot be a month),
-    `10/28/24`, `Tue, 08 Oct 2024 09:14:52 -0400` (clock as written, offset ignored),
-    `Friday, October 18th`, `Oct 18`, `Yesterday 4:12 PM`, `Today`, `Monday`,
-    `Mon 10:05 AM`; any case, spaces dropped (`Oct28,2024`), `10.42` for `10:42` in a
-    time after a date. Month names count only next to a day number (`May`, `March`,
-    `Mayor` alone are not dates); a bare clock time is not a date. Years outside
-    MIN_YEAR..MAX_YEAR and impossible dates are refused.
-    """
-    hits: list[DateHit] = []
-    for line in lines:
-        hits.extend(_dates_in_line(line))
-    return hits
-
-
 # --------------------------------------------------------------------------- report
 
 @dataclass
@@ -706,8 +419,31 @@ class FieldReport:
         return self.name.found and self.email.found and bool(self.dates)
 
 
-def check_fields(lines: Sequence[OcrLine], name: str, email: str) -> FieldReport:
-    return FieldReport(match_name(lines, name), match_email(lines, email), find_dates(lines))
+def _best(matches) -> FieldMatch:
+    matches = list(matches)
+    found = [m for m in matches if m.found]
+    return max(found or matches or [_MISS], key=lambda m: m.score)
+
+
+def check_fields(lines: Sequence[OcrLine], name: str, email: str, *,
+                 aliases: Sequence[str] = (), emails: Sequence[str] = (),
+                 languages: Sequence[str] | None = None) -> FieldReport:
+    """Name (or one of its `aliases`), email (or one of `emails`), and every date."""
+    return FieldReport(_best(match_name(lines, n) for n in (name, *aliases)),
+                       _best(match_email(lines, e) for e in (email, *emails)),
+                       find_dates(lines, languages))
+
+
+def client_lines(lines: Sequence[OcrLine], names: Sequence[str], emails: Sequence[str]
+                 ) -> list[int]:
+    """Indices of the lines that show the client's name (or an alias) or address."""
+    out = []
+    for i, ln in enumerate(lines):
+        one = [ln]
+        if any(match_name(one, n).found for n in names) or any(
+                match_email(one, e).found for e in emails):
+            out.append(i)
+    return out
 
 
 # --------------------------------------------------------------------------- phrases

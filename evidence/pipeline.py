@@ -10,15 +10,16 @@ from pathlib import Path
 from typing import Callable
 
 from . import (assemble, documents, duplicates, fields, fit, ingest, layout, presets, reasons,
-               rebuttal, redact, when)
+               rebuttal, redact, secondlook, when)
 from . import highlight
+from .dates import filed as dates_filed, order as dates_order, span as dates_span
 from .case import Case, load_case
 from .assemble import AssembleError
 from .errors import ChecksFailed, InputError, TooBig
 from .imageio import open_image
 from .ocr import run_ocr
 from .ocr.base import Box, OcrLine, OcrResult
-from .ocr.cache import OcrCache
+from .ocr.cache import OcrCache, default_cache_dir
 from .output import atomic_path
 
 
@@ -48,6 +49,7 @@ class ScreenshotCheck:
     failures: list[str] = field(default_factory=list)
     redactions: list = field(default_factory=list)  # redact.Redaction: what build will black out
     highlight: object = None  # locate_highlight's result: where the highlight phrase is
+    warnings: list[str] = field(default_factory=list)  # reported, not failed (an unsettled date)
 
     @property
     def ok(self) -> bool:
@@ -64,7 +66,10 @@ class ScreenshotCheck:
         d["email"] = _match_json(r.email if r else None)
         d["date"] = {"found": bool(r and r.dates), "text": self.date.text if self.date else None}
         d["when"] = ({"value": self.when.value.isoformat(timespec="seconds"),
-                      "source": self.when.source} if self.when else None)
+                      "source": self.when.source, "text": self.when.text,
+                      "reason": self.when.reason} if self.when else None)
+        if self.warnings:
+            d["warnings"] = list(self.warnings)
         d["failures"] = list(self.failures)
         if self.error:
             d["error"] = self.error.message
@@ -188,7 +193,10 @@ def check(case_dir: Path | str, options: Options | None = None) -> CheckReport:
     docs = documents.discover(case, exclude=options.exclude | {case.default_output})
     shots = found.screenshots + docs.scans  # scanned documents are read like screenshots
     results = ocr_screenshots(shots, options)
-    checks = [check_one(case, shot, results.get(shot.path)) for shot in shots]
+    look = second_looker(options)
+    checks = [check_one(case, shot, results.get(shot.path), look=look) for shot in shots]
+    checks = settle_with_case(case, checks, look)
+    flag_outliers(checks)
     for c in checks:  # check verifies highlights exactly as build does
         c.highlight = locate_highlight(c)
     dups, matched = find_duplicates(checks)
@@ -249,7 +257,8 @@ def find_duplicates(checks: list[ScreenshotCheck]) -> tuple[list[tuple[str, str]
 
 
 def cache_dir(options: Options, stage: str) -> Path | None:
-    """`--cache-dir` is the root of every cache: OCR results in ocr/, encodings in fit/.
+    """`--cache-dir` is the root of every cache: OCR results in ocr/, encodings in fit/,
+    second looks (secondlook.py) in secondlook/.
     None: the stage's default under the user's cache directory."""
     return options.cache_dir / stage if options.cache_dir else None
 
@@ -268,21 +277,67 @@ def needs_capture_time(dates: list[fields.DateHit], kind: str) -> bool:
         h.year is None or h.month is None or h.day is None for h in dates)
 
 
-def check_one(case: Case, shot: ingest.Screenshot, ocr: OcrResult | InputError | None) -> ScreenshotCheck:
+def second_looker(options: Options) -> Callable[[ingest.Screenshot], list[OcrLine]]:
+    """The second look (see secondlook) with the run's engine and cache."""
+    cache = OcrCache(cache_dir(options, "secondlook") or default_cache_dir().parent / "secondlook"
+                     ) if options.use_cache else None
+
+    def look(shot: ingest.Screenshot) -> list[OcrLine]:
+        return secondlook.second_look(shot.path, shot.sha256, options.engine, cache)
+    return look
+
+
+def settle_with_case(case: Case, checks: list[ScreenshotCheck], look=None
+                     ) -> list[ScreenshotCheck]:
+    """Numeric dates one screenshot leaves ambiguous are read the way the case's other
+    screenshots settled them (one app, one format): those screenshots are checked again
+    (no OCR) with the case's orders."""
+    orders = dates_order.settled_orders(
+        h for c in checks if c.report for h in c.report.dates)
+    if not orders:
+        return checks
+    return [check_one(case, c.shot, c.ocr, case_orders=orders, look=look)
+            if c.report and any(h.ambiguous for h in c.report.dates) else c for c in checks]
+
+
+def flag_outliers(checks: list[ScreenshotCheck]) -> None:
+    """Warn about a date far outside the case's others (a misread year, a wrong order)."""
+    far = dates_span.outliers([(i, c.when.value) for i, c in enumerate(checks)
+                               if c.when is not None and c.shot.kind in case_kinds])
+    for i, mid in far.items():
+        c = checks[i]
+        if c.when.source != "manual":
+            c.warnings.append(f"filed {c.when.value:%Y-%m-%d}, far from the case's other dates "
+                              f"(around {mid:%Y-%m-%d}); check it or set its date in case.toml")
+
+
+def check_one(case: Case, shot: ingest.Screenshot, ocr: OcrResult | InputError | None,
+              *, case_orders: dict[str, str] | None = None,
+              look: Callable[[ingest.Screenshot], list[OcrLine]] | None = None
+              ) -> ScreenshotCheck:
+    """One screenshot's checks from its OCR. `look` is the second look (see secondlook):
+    called only when a conversation's name, email or message date is not found."""
     c = ScreenshotCheck(shot)
     if isinstance(ocr, InputError) or ocr is None:
         c.error = ocr if ocr is not None else InputError("was not read", shot.path)
         c.failures.append(c.error.message)
         return c
     c.ocr = ocr
-    c.report = fields.check_fields(ocr.lines, case.client.name, case.client.email)
-    filename_time = when.capture_time_from_filename(shot.path.name)
-    exif_time = None
-    if filename_time is None and shot.manual_date is None and needs_capture_time(c.report.dates, shot.kind):
-        exif_time = when.capture_time_from_exif(shot.path)  # a PNG's EXIF costs a full decode
-    c.when = when.resolve_when(c.report.dates, filename_time=filename_time, exif_time=exif_time,
-                               mtime=shot.mtime, manual=shot.manual_date, kind=shot.kind)
-    c.date = next((h for h in c.report.dates if h.text == c.when.text), None) or (
+    c.report, c.when = _fields_and_when(case, shot, ocr.lines, case_orders)
+    if look is not None and shot.kind == "conversation" and not (
+            c.report.name.found and c.report.email.found and c.when.source == "image"):
+        extra = look(shot)
+        if extra:
+            first = c.report.dates
+            c.report, c.when = _fields_and_when(case, shot, (*ocr.lines, *extra), case_orders)
+            # A date OCR sees only at normalised contrast may file the exhibit, but it is
+            # too faint to show a reader: the date check counts the first reading's.
+            c.date = next((h for h in c.report.dates if h.text == c.when.text), None)
+            c.report.dates = first
+    if c.when.ambiguous:
+        c.warnings.append(f"date {c.when.text!r} can be read in more than one order; "
+                          "set date_order (DMY, MDY or YMD) in case.toml")
+    c.date = c.date or next((h for h in c.report.dates if h.text == c.when.text), None) or (
         c.report.dates[0] if c.report.dates else None)
     c.redactions = redact.find_redactions(ocr.lines, case.redact_patterns)
     if shot.kind == "conversation":
@@ -293,6 +348,39 @@ def check_one(case: Case, shot: ingest.Screenshot, ocr: OcrResult | InputError |
         if not c.report.dates:
             c.failures.append("no message date visible")
     return c
+
+
+def _fields_and_when(case: Case, shot: ingest.Screenshot, lines, case_orders):
+    client = case.client
+    report = fields.check_fields(lines, client.name, client.email, aliases=client.aliases,
+                                 emails=client.emails, languages=case.languages or None)
+    filename_time = when.capture_time_from_filename(shot.path.name)
+    exif_time = None
+    if filename_time is None and shot.manual_date is None and needs_capture_time(report.dates, shot.kind):
+        exif_time = when.capture_time_from_exif(shot.path)  # a PNG's EXIF costs a full decode
+    entry = case.entries.get(shot.rel)
+    order = (entry.date_order if entry else None) or case.date_order
+    report.dates = dates_order.decide(
+        report.dates, date_order=order, case_orders=case_orders,
+        date_order_source="date_order in case.toml",
+        capture=filename_time or exif_time or shot.mtime)
+    ranked = dates_filed.rank_dates(lines, report.dates, _client_lines(lines, case, report))
+    w = when.resolve_when(report.dates, filename_time=filename_time, exif_time=exif_time,
+                          mtime=shot.mtime, manual=shot.manual_date, kind=shot.kind,
+                          ranked=ranked)
+    return report, w
+
+
+def _client_lines(lines, case: Case, report: fields.FieldReport) -> list[int]:
+    """The lines showing the client: by name, alias or address, and the lines the found
+    name and email sit on (a name or address wrapped over two lines)."""
+    found = set(fields.client_lines(lines, case.client.names, case.client.all_emails))
+    for m in (report.name, report.email):
+        if m.found and m.box is not None:
+            found.update(i for i, ln in enumerate(lines)
+                         if m.box.y0 <= (ln.box.y0 + ln.box.y1) / 2 <= m.box.y1
+                         and ln.box.x0 < m.box.x1 and m.box.x0 < ln.box.x1)
+    return sorted(found)
 
 
 # ------------------------------------------------------------------------------ build

@@ -41,17 +41,20 @@ def check_table(result) -> str:
         r = c.report
         site = c.shot.kind != "conversation"  # sites and scanned documents show no name/email
         if c.error:
-            rows.append([c.rel, "-", "-", "-", "ERROR", c.error.message])
+            rows.append([c.rel, "-", "-", "-", "-", "-", "ERROR", c.error.message])
             continue
         date = c.date.text if c.date else "-"
-        if c.when and c.when.source != "image":
-            date = f"{date if c.date else ''} ({c.when.source}: {c.when.value:%Y-%m-%d %H:%M})".strip()
-        rows.append([c.rel, date, _mark(r.name.found, site), _mark(r.email.found, site),
-                     "ok" if c.ok else "FAIL", "; ".join(c.failures)])
+        filed, source = "-", "-"
+        if c.when:
+            filed = f"{c.when.value:%Y-%m-%d %H:%M}"
+            source = c.when.source + (f": {c.when.reason}" if c.when.reason else "")
+        rows.append([c.rel, date, filed, source, _mark(r.name.found, site),
+                     _mark(r.email.found, site), "ok" if c.ok else "FAIL",
+                     "; ".join(c.failures + c.warnings)])
     for p in result.problems:
-        rows.append([str(p.path), "-", "-", "-", "ERROR", p.message])
+        rows.append([str(p.path), "-", "-", "-", "-", "-", "ERROR", p.message])
     for p in result.skipped:
-        rows.append([str(p.path), "-", "-", "-", "skipped", p.message])
+        rows.append([str(p.path), "-", "-", "-", "-", "-", "skipped", p.message])
     passed = sum(c.ok for c in result.checks)
     notes = [f"{d}: same screenshot as {o} ({result.duplicate_reasons.get(d, 'same picture')}); "
              "build leaves it out (--keep-duplicates keeps it)" for d, o in result.duplicates]
@@ -61,8 +64,8 @@ def check_table(result) -> str:
     summary += f"{passed} of {len(result.checks)} screenshots pass"
     if result.problems:
         summary += f"; {len(result.problems)} file problem(s)"
-    return (table(["file", "date", "name", "email", "verdict", "why"], rows) + "\n\n" + summary
-            + checklist_text(result))
+    return (table(["file", "date", "filed", "source", "name", "email", "verdict", "why"], rows)
+            + "\n\n" + summary + checklist_text(result))
 
 
 def checklist_text(result) -> str:

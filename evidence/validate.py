@@ -965,6 +965,23 @@ def _when(e: dict) -> dt.datetime | None:
     return t.replace(tzinfo=None)
 
 
+def _far_dates(exhibits: list[dict]) -> list[str]:
+    """Exhibits dated far outside the case's other dates, unless dated by hand."""
+    from .dates.span import outliers
+
+    dated = [(k, t) for k, e in enumerate(exhibits) if (t := _when(e)) is not None
+             and e.get("kind", "conversation") in ("conversation", "site")]  # not documents
+    out = []
+    for k, mid in outliers(dated).items():
+        e = exhibits[k]
+        when = e.get("when") if isinstance(e.get("when"), dict) else {}
+        if when.get("source") != "manual":
+            out.append(f"exhibit {e.get('exhibit')} ({e.get('source')}) is dated "
+                       f"{_when(e):%Y-%m-%d}, far from the case's other dates (around "
+                       f"{mid:%Y-%m-%d}): a misread date? set it by hand if it is right")
+    return out
+
+
 def _check_order(manifest: dict) -> Check:
     exhibits = sorted(_list_of_dicts(manifest.get("exhibits")),
                       key=lambda e: _int(e.get("exhibit")) or 0)
@@ -995,6 +1012,7 @@ def _check_order(manifest: dict) -> Check:
                             + (f" in group {group!r}" if group else ""))
             pages += [p for p in (e.get("pages") or []) if isinstance(p, int)][:1]
         last[group] = (t, e)
+    findings += _far_dates(exhibits)
     if findings:
         return Check("order", "fail", "; ".join(findings[:3]) +
                      (f" (+{len(findings) - 3} more)" if len(findings) > 3 else ""),

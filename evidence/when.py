@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
 
 from .errors import InputError
+from .dates.filed import NEAREST_TIERS, Ranked
 from .fields import DateHit
 
 __all__ = ["When", "SOURCES", "capture_time_from_filename", "capture_time_from_exif",
@@ -28,6 +29,10 @@ class When:
     value: datetime  # naive, local wall-clock time
     source: str  # image | filename | exif | mtime | manual
     text: str | None = None  # the date text used, if from the image
+    # Why that date: where it sits (`a Date header`, `on the client's row`, ...) and where
+    # a year the image did not show came from. Not part of equality.
+    reason: str | None = field(default=None, compare=False)
+    ambiguous: bool = field(default=False, compare=False)  # a numeric order nothing settled
 
 
 # --------------------------------------------------------------------------- file names
@@ -139,36 +144,75 @@ def _naive(dt: datetime | date | None) -> datetime | None:
     return dt
 
 
+def _year_from_screenshot(hit: DateHit, hits: list[DateHit]) -> tuple[datetime, str] | None:
+    """A year-less date takes the year of a full date with the same month and day shown
+    on the same screenshot (a list row's `Nov 6` beside its open `November 6, 2018`)."""
+    if hit.year is not None or hit.month is None:
+        return None
+    for h in hits:
+        if h.year is not None and (h.month, h.day) == (hit.month, hit.day):
+            got = replace(hit, year=h.year).resolve_year(None)
+            if got is not None:
+                return got[0], f"{h.text!r} on this screenshot"
+    return None
+
+
+_YEAR_FROM = {"weekday": "year from the weekday shown", "filename": "year from the file name",
+              "exif": "year from EXIF", "mtime": "year from the file's modified time"}
+
+
 def resolve_when(hits: list[DateHit], *, filename_time: datetime | None,
                  exif_time: datetime | None, mtime: datetime | None,
-                 manual: date | datetime | None, kind: str) -> When:
+                 manual: date | datetime | None, kind: str,
+                 ranked: list[Ranked] | None = None) -> When:
     """Pick the one timestamp a screenshot is sorted by.
 
     1. `manual` (a date the user set) wins, as source "manual".
     2. kind == "site" (a web page, not a conversation: its dates are prices, order dates,
        copyright lines): the capture time, from the file name, EXIF or mtime.
-    3. Otherwise the EARLIEST date the image shows that can be resolved (the start of the
-       conversation on that screen), source "image". Year-less, weekday and Today/
-       Yesterday dates are resolved against the capture time (file name, else EXIF);
-       with neither they are skipped, never guessed from today's date or from mtime
-       (copying files resets mtime).
+    3. Otherwise the client's message date the image shows, source "image": `ranked`
+       (from `dates.filed.rank_dates`) orders the dates by where they sit; the best tier
+       with a resolvable date wins, within it the earliest (the nearest for separators
+       and other dates). Without a ranking every date is one tier: the earliest wins.
+       Today/Yesterday and bare weekdays are resolved against the capture time (file
+       name, else EXIF), never mtime (copying files resets it); a date without a year
+       takes it from its weekday, else the capture time, else mtime, and `reason` says so.
     4. No usable date in the image: file name, EXIF, mtime, in that order.
 
     Raises InputError when there is nothing at all to go by.
     """
     if manual is not None:
-        return When(_naive(manual), "manual", None)
+        return When(_naive(manual), "manual", None, "set in case.toml")
     filename_time, exif_time, mtime = _naive(filename_time), _naive(exif_time), _naive(mtime)
     capture = [(filename_time, "filename"), (exif_time, "exif"), (mtime, "mtime")]
     if kind != "site":
+        if ranked is None:
+            ranked = [Ranked(0, None, h, 0.0) for h in hits]
+        anchor_src = "filename" if filename_time else ("exif" if exif_time else None)
         anchor = filename_time or exif_time
-        best: tuple[datetime, DateHit] | None = None
-        for hit in hits:
-            v = hit.resolve(anchor)
-            if v is not None and (best is None or v < best[0]):
-                best = (v, hit)
+        best: tuple[datetime, Ranked, str] | None = None
+        for r in ranked:
+            if best is not None and r.tier != best[1].tier:
+                break
+            got, src = _year_from_screenshot(r.hit, hits), "screenshot"
+            if got is None:
+                got, src = r.hit.resolve_year(anchor), anchor_src
+            if got is None and mtime is not None and r.hit.relative_days is None and (
+                    r.hit.month is not None):
+                got, src = r.hit.resolve_year(mtime), "mtime"
+            if got is None:
+                continue
+            v, year = got
+            if best is None or (r.tier not in NEAREST_TIERS and v < best[0]):
+                best = (v, r, year if year != "anchor" else src)
         if best is not None:
-            return When(best[0], "image", best[1].text)
+            v, r, year = best
+            year_from = _YEAR_FROM.get(year) or f"year from {year}"
+            parts = [p for p in (r.reason, year_from if r.hit.year is None
+                                 and r.hit.month is not None else None,
+                                 r.hit.order_reason and f"{r.hit.order} order: "
+                                 f"{r.hit.order_reason}") if p]
+            return When(v, "image", r.hit.text, "; ".join(parts) or None, r.hit.ambiguous)
     for value, source in capture:
         if value is not None:
             return When(value, source, None)

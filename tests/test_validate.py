@@ -406,6 +406,19 @@ def test_order_from_the_manifest(package, tmp_path):
     assert r.check("order").pages == ex3["pages"][:1]
 
 
+def test_order_fails_a_date_far_outside_the_case_unless_set_by_hand(package, tmp_path):
+    def misread(data):  # 2002 among 2024: first in order, but a misread year
+        data["exhibits"][0]["when"] = {"value": "2002-10-24T00:00:00", "source": "image"}
+    r = run(mutate(package, tmp_path / "far.pdf", rewrite_manifest(misread)))
+    assert failed(r) == {"order"}
+    assert "dated 2002-10-24, far from the case's other dates" in r.check("order").detail
+
+    def by_hand(data):
+        data["exhibits"][0]["when"] = {"value": "2002-10-24T00:00:00", "source": "manual"}
+    r = run(mutate(package, tmp_path / "manual.pdf", rewrite_manifest(by_hand)))
+    assert r.check("order").ok
+
+
 def test_fields_from_the_manifest(package, tmp_path):
     def lost(data):
         data["exhibits"][0]["fields"]["email"]["found"] = False

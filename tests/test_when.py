@@ -200,10 +200,31 @@ def test_weekday_hit_resolved_against_anchor():
     assert resolve([hit("Mon 10:05 AM")]).value == datetime(2024, 10, 28, 10, 5)
 
 
-def test_no_anchor_skips_relative_and_year_less_hits():
-    hits = [hit("Yesterday 4:12 PM"), hit("Oct 18"), hit("Monday")]
+def test_no_anchor_skips_relative_hits():
+    hits = [hit("Yesterday 4:12 PM"), hit("Monday")]
     w = resolve(hits, filename_time=None, exif_time=None)
-    assert w == When(MTIME, "mtime", None)  # mtime is a fallback, never an anchor
+    assert w == When(MTIME, "mtime", None)  # copying resets mtime: no anchor for "Yesterday"
+
+
+def test_year_less_date_takes_its_year_from_mtime_last():
+    w = resolve([hit("Oct 18")], filename_time=None, exif_time=None)
+    assert w == When(datetime(MTIME.year, 10, 18), "image", "Oct 18")
+    assert w.reason.endswith("year from the file's modified time")
+    w = resolve([hit("Oct 18")], filename_time=None)
+    assert w.reason.endswith("year from EXIF")
+
+
+def test_year_less_date_takes_its_year_from_the_weekday():
+    w = resolve([hit("Friday, June 25")], filename_time=None, exif_time=None)
+    assert w.value == datetime(2021, 6, 25) and "year from the weekday" in w.reason
+    w = resolve([hit("Monday, February 17")])  # FILE_T 2024-10-30: last such Monday is 2020
+    assert w.value == datetime(2020, 2, 17)
+
+
+def test_year_less_date_takes_the_year_of_the_same_day_shown_in_full():
+    hits = [hit("Nov 6"), hit("November 6, 2018 3:39 AM")]
+    w = resolve(hits)
+    assert w.value.date() == date(2018, 11, 6)
 
 
 def test_no_anchor_still_uses_full_dates():
