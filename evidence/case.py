@@ -69,8 +69,8 @@ def _type_ok(value, kind) -> bool:
         return isinstance(value, (str, dt.date))
     if kind is NUMBER_OR_STR:
         return isinstance(value, (str, int, float)) and not isinstance(value, bool)
-    if isinstance(kind, tuple):
-        return value in kind
+    if isinstance(kind, tuple):  # an enumeration, spelled in any case ("dmy" is DMY)
+        return isinstance(value, str) and value.upper() in kind
     return True
 
 
@@ -280,9 +280,6 @@ def parse_case(data: dict, *, root: Path, path: Path) -> Case:
                 page_size=page_size, redact_patterns=tuple(patterns), documents=documents,
                 date_order=date_order, languages=tuple(languages),
                 rebuttal=rebuttal.strip() if rebuttal and rebuttal.strip() else None)
-
-
-DATE_ORDERS = ("DMY", "MDY", "YMD")
 
 
 def _date_order(v, path: Path, where: str) -> str | None:

@@ -239,12 +239,14 @@ def day_label(v: dt.datetime) -> str:
 def find_duplicates(checks: list[ScreenshotCheck]) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """Same screenshots, re-saved, resized or recompressed: [(duplicate, kept)] and what
     matched. The copy a person annotated (a note or a highlight, in case.toml or a
-    sidecar) is kept, else the first by file name. Only screenshots whose OCR text agrees
-    with another's are decoded for a perceptual fingerprint."""
+    sidecar) is kept, else the first by name without its extension, so that `IMG_1.png`
+    is kept over `IMG_1 copy.png` and `IMG_1 resaved.jpg`. Only screenshots whose OCR text
+    agrees with another's are decoded for a perceptual fingerprint."""
     usable = [c for c in checks if c.error is None]
     maybe = duplicates.candidates([c.ocr.text() for c in usable])
     items = []
     for i in sorted(maybe, key=lambda i: (not (usable[i].shot.note or usable[i].shot.highlight),
+                                          str(Path(usable[i].rel).with_suffix("")),
                                           usable[i].rel)):
         c = usable[i]
         try:
