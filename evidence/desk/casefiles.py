@@ -126,16 +126,18 @@ def _mkstemp(tmp_dir: Path) -> tuple[int, str]:
 
 
 def _format(path: Path, original: str) -> str:
+    limit = f"over the {MAX_PIXELS // 1_000_000} Mpx limit"
     try:
         with Image.open(path) as im:
             fmt, (w, h) = im.format, im.size
+    except Image.DecompressionBombError:  # Pillow's own guard, at twice its warning size
+        raise InputError(f"image is too large, {limit}", original) from None
     except Exception:
         raise InputError("not an image (PNG, JPEG or WebP expected)", original) from None
     if fmt not in FORMATS:
         raise InputError(f"{fmt} images are not supported (export it as PNG or JPEG)", original)
     if w * h > MAX_PIXELS:
-        raise InputError(f"image is {w}x{h} pixels, over the {MAX_PIXELS // 1_000_000} Mpx "
-                         "limit", original)
+        raise InputError(f"image is {w}x{h} pixels, {limit}", original)
     return fmt
 
 
