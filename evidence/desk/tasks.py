@@ -4,10 +4,13 @@
 a worker process, and a Celery worker can call the very same function."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import time
 import traceback
+from pathlib import Path
 
 from .. import pipeline, validate
 from ..errors import EvidenceError
@@ -16,6 +19,7 @@ from .config import DeskConfig
 from .models import Case, Job, utcnow
 
 log = logging.getLogger("evidence.desk.jobs")
+LOCK_FILE = ".desk.lock"  # hidden: ingest never takes it for a screenshot
 
 
 def _check(cfg: DeskConfig, folder, progress) -> dict:
@@ -66,8 +70,32 @@ class _Progress:
                 s.commit()
 
 
+@contextlib.contextmanager
+def case_lock(folder: Path):
+    """One job at a time per case, across processes: a check queued behind another reads
+    the screenshots the first one cached instead of reading them again in parallel."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def run_job(cfg: DeskConfig, job_id: int) -> str:
     """Run one queued (or interrupted) job to the end; returns its final state."""
+    with cfg.db.session() as s:
+        job = s.get(Job, job_id)
+        case = s.get(Case, job.case_id) if job else None
+        folder = cfg.case_dir(case.folder) if case else None
+    if folder is None:
+        return _run(cfg, job_id, None)
+    with case_lock(folder):
+        return _run(cfg, job_id, folder)
+
+
+def _run(cfg: DeskConfig, job_id: int, folder: Path | None) -> str:
     with cfg.db.session() as s:
         job = s.get(Job, job_id)
         if job is None or job.state in ("done", "failed"):
@@ -78,7 +106,7 @@ def run_job(cfg: DeskConfig, job_id: int) -> str:
             s.commit()
             return job.state
         job.state, job.started_at, job.error = "running", utcnow(), None
-        kind, folder = job.kind, cfg.case_dir(case.folder)
+        kind = job.kind
         s.commit()
     result, error = None, None
     try:
