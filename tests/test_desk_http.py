@@ -208,3 +208,44 @@ def test_users_add_refuses_duplicates_and_short_passwords(setup):
                             "developer", "--password-stdin", "--data", str(cfg.data)],
                            input=pw + "\n", text=True, capture_output=True, cwd=ROOT)
         assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_zipped_case_folder_imports_and_a_hostile_zip_is_refused(setup, tmp_path):
+    import tomllib
+    import zipfile
+    cfg, app = setup
+    archive = tmp_path / "sample.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in sorted(SAMPLE.rglob("*")):
+            if p.is_file() and p.name != "truth.json":
+                z.write(p, f"sample-case/{p.relative_to(SAMPLE).as_posix()}")
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("case/case.toml", "[client]\nname='A'\nemail='a@example.com'\n")
+        z.writestr("../../escaped.txt", "x")
+    with TestClient(app) as http:
+        login(http, "dev@example.com")
+        token = csrf_of(http.get("/cases").text)
+        r = http.post("/cases/import", data={"csrf": token},
+                      files={"archive": ("sample.zip", archive.read_bytes(), "application/zip")})
+        assert r.status_code == 200
+        assert "15 screenshot(s)" in r.text
+        r2 = http.post("/cases/import", data={"csrf": token},
+                       files={"archive": ("evil.zip", evil.read_bytes(), "application/zip")})
+        assert r2.status_code == 400 and "outside the case folder" in r2.text
+    assert not (cfg.tmp_dir.parent / "escaped.txt").exists()
+    assert not any(cfg.tmp_dir.iterdir())
+    folder = cfg.case_dir(_folder(cfg, r))
+    toml = tomllib.loads((folder / "case.toml").read_text())
+    by_file = {e["file"]: e for e in toml["screenshot"]}
+    assert by_file["screenshots/Screenshot 2024-10-30 at 09.02.11.png"]["kind"] == "site"
+    assert by_file["screenshots/IMG_4466.png"]["date"].isoformat().startswith("2024-10-10")
+    assert by_file["screenshots/helpdesk/ticket-58213.png"]["note"]  # from the .txt beside it
+    assert toml["dispute"]["id"] == "dp_1Q2w3E"
+
+
+def _folder(cfg, response):
+    from evidence.desk.models import Case
+    case_id = int(re.search(r"/cases/(\d+)", str(response.url)).group(1))
+    with cfg.db.session() as s:
+        return s.get(Case, case_id).folder

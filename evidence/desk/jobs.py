@@ -140,7 +140,15 @@ class LocalRunner:
         return job_status(self.cfg, job_id)
 
     def stop(self) -> None:
+        """Stop now: running jobs are cut off (their outputs are written atomically, so
+        nothing is half-written) and run again on the next start."""
         with self._lock:
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        if pool is None:
+            return
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in processes:
+            p.terminate()
+        for p in processes:
+            p.join(5)

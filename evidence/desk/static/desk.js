@@ -95,7 +95,8 @@
       location.reload();
     }
   }
-  if (caseEl && document.querySelector("#jobs .job")) poll(false);
+  // rendered with work under way: reload once it is over, even if it ends before the first poll
+  if (caseEl && document.querySelector("#jobs .job")) poll(true);
 
   document.querySelectorAll("[data-back]").forEach((a) =>
     a.addEventListener("click", (e) => { if (history.length > 1) { e.preventDefault(); history.back(); } }));
