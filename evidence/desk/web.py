@@ -67,6 +67,7 @@ class Ctx:
     session_token: str | None
     csrf: str
     queued: list[int] = field(default_factory=list)  # jobs to start once committed
+    undo: list[Callable[[], None]] = field(default_factory=list)  # if the commit fails
 
     @property
     def params(self) -> dict:
@@ -202,8 +203,13 @@ def _handle(request: Request, desk: Desk, form, handler, login: bool, admin: boo
                 if not security.csrf_ok(desk.secret, bound if not new_anon else None, given):
                     raise HttpError(403, "the form's security token is missing or out of date "
                                          "(CSRF); reload the page and try again")
-            resp = handler(ctx)
-            db.commit()
+            try:
+                resp = handler(ctx)
+                db.commit()
+            except BaseException:
+                for undo in ctx.undo:  # files written for a change that did not happen
+                    undo()
+                raise
             for job_id in ctx.queued:
                 desk.runner.dispatch(job_id)
         except HttpError as e:

@@ -149,6 +149,7 @@ def upload(ctx: Ctx):
             refused.append({"file": name, "error": e.message})
             continue
         case.shots.append(Shot(file=s.rel, original_name=s.original))
+        ctx.undo.append(lambda rel=s.rel: casefiles.remove_shot_file(folder, rel))
         stored.append(name)
     job = None
     if stored:
@@ -196,11 +197,14 @@ def shot_delete(ctx: Ctx):
     _editable(case)
     shot = _shot(ctx, case)
     ctx.check_version(shot.version, "screenshot")
+    # the file goes first: every image under screenshots/ is evidence, so a crash between
+    # the two steps must leave a case.toml naming a missing file (a loud error), never a
+    # removed screenshot quietly back in the package
+    casefiles.remove_shot_file(ctx.desk.cfg.case_dir(case.folder), shot.file)
     case.shots.remove(shot)
     _touch(case)
     ctx.audit(case, "screenshot removed", shot.original_name)
-    _sync(ctx, case)  # case.toml first: it must never name a missing file
-    casefiles.remove_shot_file(ctx.desk.cfg.case_dir(case.folder), shot.file)
+    _sync(ctx, case)
     ctx.submit("check", case)
     return ctx.redirect(f"/cases/{case.id}")
 
