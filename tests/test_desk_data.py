@@ -231,3 +231,34 @@ def test_a_case_from_upload_to_submission(desk):
                         "--cache-dir", str(cfg.cache_dir), "-j", "1"], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 0 and out.exists(), r.stderr
+
+
+def test_one_job_at_a_time_per_case_without_holding_a_worker(desk):
+    """A second job for a busy case waits in the runner, so other cases' jobs go first."""
+    from concurrent.futures import Future
+    cfg, _ = desk
+    cfg.db.migrate()
+    started: list[tuple[int, Future]] = []
+
+    class Pool:
+        def submit(self, fn, job_id):
+            f = Future()
+            started.append((job_id, f))
+            return f
+
+    runner = LocalRunner(cfg)
+    runner._executor = lambda: Pool()
+    with cfg.db.session() as s:
+        s.add(User(email="d@example.com", role="developer", password_hash="x"))
+        s.flush()
+        s.add_all([Case(owner_id=1, folder=f"case-{i}", client_name="A",
+                        client_email="a@example.com") for i in (1, 2)])
+        s.commit()
+    a1 = runner.submit("check", 1)
+    a2 = runner.submit("build", 1)
+    b1 = runner.submit("check", 2)
+    assert runner.submit("build", 1) == a2  # still queued: the same job, not another
+    assert [j for j, _ in started] == [a1, b1]
+    started[0][1].set_result("done")
+    assert [j for j, _ in started] == [a1, b1, a2]
+    runner.stop()

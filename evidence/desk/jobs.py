@@ -8,6 +8,7 @@ competes with page requests for the server's interpreter. Another runner (Celery
 """
 from __future__ import annotations
 
+import collections
 import logging
 import multiprocessing
 import threading
@@ -79,6 +80,10 @@ class LocalRunner:
         self.workers = max(1, workers or cfg.job_workers)
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        # one job in flight per case; the others wait here, not in a worker (a worker
+        # blocked on a case's lock would hold up every other case)
+        self._waiting: dict[int, collections.deque[int]] = {}
+        self._stopped = False
 
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -112,15 +117,44 @@ class LocalRunner:
         return job_id
 
     def dispatch(self, job_id: int) -> None:
+        with self.cfg.db.session() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                return
+            case_id = job.case_id
+        with self._lock:
+            if case_id in self._waiting:
+                self._waiting[case_id].append(job_id)
+                return
+            self._waiting[case_id] = collections.deque()
+        self._start(case_id, job_id)
+
+    def _start(self, case_id: int, job_id: int) -> None:
+        if self._stopped:  # left queued in the database: the next start runs it
+            return
         try:
             fut = self._executor().submit(_work, job_id)
         except BrokenProcessPool:
             with self._lock:
                 self._pool = None
             fut = self._executor().submit(_work, job_id)
-        fut.add_done_callback(lambda f, j=job_id: self._finished(j, f))
+        fut.add_done_callback(lambda f, c=case_id, j=job_id: self._finished(c, j, f))
 
-    def _finished(self, job_id: int, fut: Future) -> None:
+    def _finished(self, case_id: int, job_id: int, fut: Future) -> None:
+        try:
+            self._failed(job_id, fut)
+        finally:
+            with self._lock:
+                waiting = self._waiting.get(case_id)
+                following = waiting.popleft() if waiting else None
+                if following is None:
+                    self._waiting.pop(case_id, None)
+            if following is not None:
+                self._start(case_id, following)
+
+    def _failed(self, job_id: int, fut: Future) -> None:
+        if fut.cancelled():
+            return
         exc = fut.exception()
         if exc is None:
             return
@@ -143,6 +177,7 @@ class LocalRunner:
         """Stop now: running jobs are cut off (their outputs are written atomically, so
         nothing is half-written) and run again on the next start."""
         with self._lock:
+            self._stopped = True
             pool, self._pool = self._pool, None
         if pool is None:
             return
