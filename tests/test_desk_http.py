@@ -104,6 +104,17 @@ def test_a_developer_gets_403_on_every_route_of_another_developers_case(setup, c
             assert http.get(url).status_code == 403
 
 
+def test_a_ticket_link_must_be_http(setup):
+    cfg, app = setup
+    with TestClient(app) as http:
+        login(http, "dev@example.com")
+        token = csrf_of(http.get("/cases").text)
+        r = http.post("/cases/new", data={"csrf": token, "client_name": "X",
+                                          "client_email": "x@example.com",
+                                          "ticket": "javascript:alert(document.cookie)"})
+        assert r.status_code == 400 and "http" in r.text
+
+
 def test_signed_out_requests_go_to_the_login_page(setup, case_id):
     cfg, app = setup
     with TestClient(app) as http:

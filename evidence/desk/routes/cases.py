@@ -40,6 +40,8 @@ def _case_fields(ctx: Ctx) -> dict:
         raise HttpError(400, "the client's name is required")
     if not _EMAIL.match(f["client_email"]):
         raise HttpError(400, "the client's email is not an email address")
+    if f["ticket"] and not re.match(r"^https?://", f["ticket"], re.I):
+        raise HttpError(400, "the ticket link must start with http:// or https://")
     f["respond_by"] = _date(ctx.get("respond_by"), "respond-by")
     return f
 
