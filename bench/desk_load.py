@@ -15,7 +15,6 @@ import argparse
 import datetime as dt
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading

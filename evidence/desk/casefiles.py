@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,7 +122,6 @@ def store_upload(folder: Path, tmp_dir: Path, original: str, source: BinaryIO) -
 
 
 def _mkstemp(tmp_dir: Path) -> tuple[int, str]:
-    import tempfile
     return tempfile.mkstemp(prefix="upload-", suffix=".tmp", dir=tmp_dir)
 
 

@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from . import security
-from .casefiles import MAX_FILE_BYTES, MAX_FILES_PER_UPLOAD, days_left
+from .casefiles import MAX_FILES_PER_UPLOAD, days_left
 from .config import DeskConfig
 from .jobs import JobRunner, create_job
 from .models import Audit, Case, LoginSession, User, utcnow

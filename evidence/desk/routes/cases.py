@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from sqlalchemy import select
+from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
@@ -295,7 +296,6 @@ def export(ctx: Ctx):
     tmp = tempfile.NamedTemporaryFile(dir=ctx.desk.cfg.tmp_dir, suffix=".zip", delete=False)
     tmp.close()
     casefiles.export_zip(folder, Path(tmp.name))
-    from starlette.background import BackgroundTask
     return FileResponse(tmp.name, media_type="application/zip", filename=f"{case.folder}.zip",
                         background=BackgroundTask(Path(tmp.name).unlink, missing_ok=True))
 
