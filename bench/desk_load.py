@@ -109,16 +109,25 @@ def user(base: str, n: int, shots: list[Path], stats: Stats) -> None:
             stats.error(f"user {n}: {e.__class__.__name__}: {e}")
 
 
+def _rss(p: psutil.Process) -> int:
+    try:
+        return p.memory_info().rss
+    except psutil.Error:  # a worker that just ended
+        return 0
+
+
 def sample_memory(pid: int, stop: threading.Event, peak: dict) -> None:
+    """Peak RSS of the server process, of its largest job worker, and of all together."""
     proc = psutil.Process(pid)
     while not stop.is_set():
+        server = _rss(proc)
         try:
-            server = proc.memory_info().rss
-            tree = server + sum(c.memory_info().rss for c in proc.children(recursive=True))
+            children = [_rss(c) for c in proc.children(recursive=True)]
         except psutil.Error:
-            break
+            children = []
         peak["server"] = max(peak.get("server", 0), server)
-        peak["tree"] = max(peak.get("tree", 0), tree)
+        peak["worker"] = max([peak.get("worker", 0), *children])
+        peak["tree"] = max(peak.get("tree", 0), server + sum(children))
         time.sleep(0.2)
 
 
@@ -167,8 +176,9 @@ def main() -> int:
               f"{min(stats.exhibits) if stats.exhibits else 0}–{max(stats.exhibits) if stats.exhibits else 0})")
         print(f"page requests while OCR ran: {len(lat)}, p50 {statistics.median(lat) * 1000:.0f} ms, "
               f"p95 {p95 * 1000:.0f} ms, max {lat[-1] * 1000 if lat else 0:.0f} ms")
-        print(f"server peak memory: {peak.get('server', 0) / 2**20:.0f} MiB (process), "
-              f"{peak.get('tree', 0) / 2**20:.0f} MiB (with its job workers)")
+        print(f"server peak memory: {peak.get('server', 0) / 2**20:.0f} MiB (the server process), "
+              f"{peak.get('worker', 0) / 2**20:.0f} MiB (largest job worker), "
+              f"{peak.get('tree', 0) / 2**20:.0f} MiB (all together)")
         print(f"wall time: {wall:.0f} s for {a.users * a.shots} screenshots "
               f"({wall / (a.users * a.shots):.2f} s each)")
         return 1 if stats.errors or stats.lost else 0

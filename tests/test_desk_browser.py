@@ -236,3 +236,17 @@ def test_a_non_image_and_a_30000_pixel_square_are_refused_with_a_message(dev_cas
     expect(refused.nth(1)).to_contain_text("50 Mpx limit")
     page.reload()
     expect(page.locator("#check-summary")).to_contain_text("0 screenshot(s)")
+
+
+def test_a_screenshot_pasted_from_the_clipboard_is_stored(dev_case):
+    from playwright.sync_api import expect
+    page = dev_case
+    page.goto(re.sub(r"/edit$", "", page.url))
+    png = (SAMPLE / "screenshots" / "IMG_4480.png").read_bytes()
+    page.evaluate("""(bytes) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(bytes)], "image.png", {type: "image/png"}));
+        document.dispatchEvent(new ClipboardEvent("paste", {clipboardData: dt, bubbles: true}));
+    }""", list(png))
+    expect(page.locator("#check-summary")).to_contain_text("1 screenshot(s)", timeout=LONG)
+    expect(page.locator("article.shot")).to_have_attribute("data-file", "image.png")

@@ -28,15 +28,20 @@ SESSION_HOURS = 12
 _hasher = PasswordHasher()
 # verify() against this when the email is unknown, so timing does not tell who exists
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
+# argon2 is memory-hard: 64 MiB per hash. Twenty people signing in at once would take
+# 1.3 GB; two at a time (the reference machine's cores) bound it at 128 MiB.
+_ARGON2_SLOTS = threading.BoundedSemaphore(2)
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _ARGON2_SLOTS:
+        return _hasher.hash(password)
 
 
 def verify_password(stored: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        with _ARGON2_SLOTS:
+            return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
