@@ -418,5 +418,54 @@ def validate_command(packages, processor, max_size, max_pages, case_dir, deep, a
     raise click.exceptions.Exit(int(result.exit_code))
 
 
+# ------------------------------------------------------------------ the dispute desk
+
+DATA_DIR = click.option("--data", "data", type=click.Path(file_okay=False, path_type=Path),
+                        default=Path("desk-data"), show_default=True,
+                        help="Folder for the desk's cases, database and caches.")
+DATABASE_URL = click.option("--database-url", envvar="EVIDENCE_DATABASE_URL",
+                            help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
+                                 "(default: SQLite in the data folder).")
+
+
+@cli.command("serve")
+@DATA_DIR
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@DATABASE_URL
+@click.option("--job-workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Background job processes (OCR, build, validate).")
+@ENGINE
+def serve_command(data, host, port, database_url, job_workers, engine) -> None:
+    """The team's dispute desk in the browser: http://HOST:PORT/."""
+    from .desk.server import serve
+    serve(data, host, port, database_url, job_workers, engine)
+
+
+@cli.group("users")
+def users_group() -> None:
+    """Manage the desk's accounts."""
+
+
+@users_group.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "developer"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@DATA_DIR
+@DATABASE_URL
+def users_add(email, role, password_stdin, data, database_url) -> None:
+    """Add a desk account (asks for the password)."""
+    from .desk.server import add_user
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        added = add_user(data, database_url, email, role, password)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    click.echo(f"added {added} ({role})")
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,103 @@
+// The desk's only script: uploads (drag and drop, paste, picker) and live job status.
+// No framework, no build step; served from /static, allowed by the page's CSP.
+"use strict";
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const caseEl = document.getElementById("case");
+  const messages = document.getElementById("upload-messages");
+  const KEY = "desk-upload-messages";
+
+  function say(text, cls) {
+    if (!messages) return;
+    const li = document.createElement("li");
+    li.textContent = text;
+    li.className = cls;
+    messages.appendChild(li);
+  }
+
+  // messages from an upload survive the reload that shows its results
+  if (messages && sessionStorage.getItem(KEY)) {
+    for (const [text, cls] of JSON.parse(sessionStorage.getItem(KEY))) say(text, cls);
+    sessionStorage.removeItem(KEY);
+  }
+
+  async function upload(files) {
+    const zone = document.getElementById("dropzone");
+    if (!zone || !files.length) return;
+    const form = new FormData();
+    for (const f of files) form.append("files", f, f.name || "pasted image.png");
+    say(`uploading ${files.length} file(s)…`, "muted");
+    let data;
+    try {
+      const resp = await fetch(zone.dataset.url, {
+        method: "POST", body: form, credentials: "same-origin",
+        headers: {"X-CSRF-Token": csrf, "X-Requested-With": "fetch", "Accept": "application/json"},
+      });
+      data = await resp.json();
+    } catch (e) {
+      say("the upload did not get through: " + e, "bad");
+      return;
+    }
+    const kept = [];
+    if (data.stored && data.stored.length) kept.push([`stored ${data.stored.length}: ${data.stored.join(", ")}`, "ok"]);
+    for (const r of data.refused || []) kept.push([`${r.file}: refused, ${r.error}`, "bad refused"]);
+    if (data.error) kept.push([data.error, "bad refused"]);
+    for (const [t, c] of kept) say(t, c);
+    if (data.stored && data.stored.length) {
+      sessionStorage.setItem(KEY, JSON.stringify(kept));
+      poll(true);
+    }
+  }
+
+  const zone = document.getElementById("dropzone");
+  if (zone) {
+    zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+    zone.addEventListener("drop", (e) => {
+      e.preventDefault();
+      zone.classList.remove("over");
+      upload([...e.dataTransfer.files]);
+    });
+    document.getElementById("file-input").addEventListener("change", (e) => upload([...e.target.files]));
+    document.addEventListener("paste", (e) => {
+      const files = [...(e.clipboardData || {}).items || []]
+        .filter((i) => i.kind === "file").map((i) => i.getAsFile()).filter(Boolean);
+      if (files.length) { e.preventDefault(); upload(files); }
+    });
+  }
+
+  // live status: while jobs run, show their progress; when they end, reload the page
+  let timer = null;
+  async function poll(expectWork) {
+    if (!caseEl) return;
+    clearTimeout(timer);
+    let s;
+    try {
+      const resp = await fetch(caseEl.dataset.statusUrl, {headers: {"Accept": "application/json"}, credentials: "same-origin"});
+      s = await resp.json();
+    } catch (e) {
+      timer = setTimeout(() => poll(expectWork), 3000);
+      return;
+    }
+    const jobs = document.getElementById("jobs");
+    if (s.active && s.active.length) {
+      jobs.querySelectorAll(".job").forEach((n) => n.remove());
+      for (const j of s.active) {
+        const div = document.createElement("div");
+        div.className = "job";
+        div.dataset.job = j.id;
+        div.textContent = `${j.kind}: ${j.state}` + (j.total ? ` ${j.done}/${j.total}` : "");
+        jobs.prepend(div);
+      }
+      caseEl.dataset.hadWork = "1";
+      timer = setTimeout(() => poll(false), 1000);
+    } else if (caseEl.dataset.hadWork || expectWork || String(s.version) !== caseEl.dataset.version) {
+      location.reload();
+    }
+  }
+  // rendered with work under way: reload once it is over, even if it ends before the first poll
+  if (caseEl && document.querySelector("#jobs .job")) poll(true);
+
+  document.querySelectorAll("[data-back]").forEach((a) =>
+    a.addEventListener("click", (e) => { if (history.length > 1) { e.preventDefault(); history.back(); } }));
+})();

@@ -1,0 +1,128 @@
+"""What a background job does: one call into the library per job kind.
+
+`run_job(config, job_id)` is the whole contract; the in-server pool (jobs.py) calls it in
+a worker process, and a Celery worker can call the very same function."""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import time
+import traceback
+from pathlib import Path
+
+from .. import pipeline, validate
+from ..errors import EvidenceError
+from .casefiles import PACKAGE
+from .config import DeskConfig
+from .models import Case, Job, utcnow
+
+log = logging.getLogger("evidence.desk.jobs")
+LOCK_FILE = ".desk.lock"  # hidden: ingest never takes it for a screenshot
+
+
+def _check(cfg: DeskConfig, folder, progress) -> dict:
+    opts = pipeline.Options(engine=cfg.engine, cache_dir=cfg.cache_dir, workers=1,
+                            progress=progress)
+    return pipeline.check(folder, opts).to_json()
+
+
+def _build(cfg: DeskConfig, folder, progress, draft: bool) -> dict:
+    opts = pipeline.BuildOptions(engine=cfg.engine, cache_dir=cfg.cache_dir, workers=1,
+                                 progress=progress, draft=draft, output=folder / PACKAGE)
+    result = pipeline.build(folder, opts).to_json()
+    result["output"] = PACKAGE  # never show the server's paths
+    return result
+
+
+def _validate(cfg: DeskConfig, folder, progress) -> dict:
+    opts = validate.ValidateOptions(case_dir=folder, deep=True, engine=cfg.engine, workers=1,
+                                    progress=progress)
+    report = validate.validate([folder / PACKAGE], opts).packages[0].to_json()
+    report["file"] = PACKAGE
+    return report
+
+
+HANDLERS = {
+    "check": _check,
+    "draft": lambda cfg, folder, p: _build(cfg, folder, p, draft=True),
+    "build": lambda cfg, folder, p: _build(cfg, folder, p, draft=False),
+    "validate": _validate,
+}
+
+
+class _Progress:
+    """Writes (done, total) to the job row, at most twice a second."""
+
+    def __init__(self, cfg: DeskConfig, job_id: int):
+        self.cfg, self.job_id, self.last = cfg, job_id, 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.5 and done < total:
+            return
+        self.last = now
+        with self.cfg.db.session() as s:
+            job = s.get(Job, self.job_id)
+            if job is not None:
+                job.done, job.total = done, total
+                s.commit()
+
+
+@contextlib.contextmanager
+def case_lock(folder: Path):
+    """One job at a time per case, across processes: a check queued behind another reads
+    the screenshots the first one cached instead of reading them again in parallel."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def run_job(cfg: DeskConfig, job_id: int) -> str:
+    """Run one queued (or interrupted) job to the end; returns its final state."""
+    with cfg.db.session() as s:
+        job = s.get(Job, job_id)
+        case = s.get(Case, job.case_id) if job else None
+        folder = cfg.case_dir(case.folder) if case else None
+    if folder is None:
+        return _run(cfg, job_id, None)
+    with case_lock(folder):
+        return _run(cfg, job_id, folder)
+
+
+def _run(cfg: DeskConfig, job_id: int, folder: Path | None) -> str:
+    with cfg.db.session() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.state in ("done", "failed"):
+            return job.state if job else "missing"
+        case = s.get(Case, job.case_id)
+        if case is None:
+            job.state, job.error = "failed", "the case was deleted"
+            s.commit()
+            return job.state
+        job.state, job.started_at, job.error = "running", utcnow(), None
+        kind = job.kind
+        s.commit()
+    result, error = None, None
+    try:
+        result = HANDLERS[kind](cfg, folder, _Progress(cfg, job_id))
+    except EvidenceError as e:
+        error = str(e.message) if e.path is None else f"{e.path.name}: {e.message}"
+    except Exception as e:  # a bug: keep the server up, say so on the page, log the trace
+        log.error("job %s (%s) crashed: %s", job_id, kind, traceback.format_exc())
+        error = f"internal error: {e.__class__.__name__}: {e}"
+    with cfg.db.session() as s:
+        job = s.get(Job, job_id)
+        job.finished_at = utcnow()
+        if error is None:
+            job.state, job.result = "done", json.dumps(result)
+            job.done = job.total = max(job.total, 1)
+        else:
+            job.state, job.error = "failed", error[:20_000]
+        s.commit()
+        return job.state
