@@ -355,7 +355,9 @@ def document_rect(frame: Frame) -> tuple[float, float, float, float]:
 
 def _draw_document(c, w: Wording, frame: Frame, page, page_no: int, total: int,
                    dispute_id: str, draft: str | None) -> None:
-    """A document exhibit's page: header and footer; the page itself goes in later."""
+    """A document exhibit's page: header and footer; the page itself goes in later.
+    The page size is set again: a landscape exhibit before it must not turn this page."""
+    c.setPageSize(frame.page)
     header = w.say("exhibit.header", number=page.exhibit, date=_dated(w, page),
                    source=page.source)
     if page.parts > 1:

@@ -118,7 +118,7 @@ def test_invoice_is_its_own_searchable_exhibit_under_invoices_and_bad_pdfs_are_r
     row = lambda text: next(i for i, line in enumerate(index) if text in line)  # noqa: E731
     heads = [row(h) for h in ("Communications", "Delivered work", "Invoices and receipts")]
     assert heads == sorted(heads)
-    assert row("documents/invoice-2024") > heads[2]
+    assert row("invoice-2024-118.pdf") > heads[2]  # the cover may wrap the name after "/"
     groups = [e["group"] for e in sorted(manifest["exhibits"], key=lambda e: e["exhibit"])]
     assert groups == sorted(groups, key=["communications", "delivered", "invoices"].index)
     v = evidence("validate", out, "--json")
