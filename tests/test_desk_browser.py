@@ -119,6 +119,14 @@ def test_developer_and_admin_take_a_case_from_screenshots_to_submission(server, 
                for r in reasons["Screenshot_20241026-093000.png"]), reasons
     expect(shot(dev, "IMG_4471.png")).to_contain_text("jane.cooper@example.com")
 
+    # "Today" on IMG_4466 is dated by the upload time, years from the rest: check warns,
+    # and the developer sets the date by hand (as the sample's case.toml does)
+    expect(shot(dev, "IMG_4466.png").locator(".shot-warning")).to_contain_text(
+        "far from the case's other dates")
+    shot(dev, "IMG_4466.png").locator("input[name=manual_date]").fill("2024-10-10")
+    shot(dev, "IMG_4466.png").locator(".save-shot").click()
+    expect(shot(dev, "IMG_4466.png")).to_contain_text("(manual)", timeout=LONG)
+
     # fix a note
     note = "Client says the preview looks great"
     shot(dev, "IMG_4471.png").locator("textarea[name=note]").fill(note)
