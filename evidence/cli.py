@@ -436,10 +436,11 @@ DATABASE_URL = click.option("--database-url", envvar="EVIDENCE_DATABASE_URL",
 @click.option("--job-workers", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Background job processes (OCR, build, validate).")
 @ENGINE
-def serve_command(data, host, port, database_url, job_workers, engine) -> None:
+@BROKER
+def serve_command(data, host, port, database_url, job_workers, engine, broker) -> None:
     """The team's dispute desk in the browser: http://HOST:PORT/."""
     from .desk.server import serve
-    serve(data, host, port, database_url, job_workers, engine)
+    serve(data, host, port, database_url, job_workers, engine, broker)
 
 
 @cli.group("users")

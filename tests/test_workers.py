@@ -183,7 +183,8 @@ def test_stopping_redis_mid_build_is_a_clear_error_and_keeps_the_package(cluster
             client.kill()
     assert time.monotonic() - stopped < 30
     assert client.returncode == 2, out + err
-    lines = err.strip().splitlines()
+    # progress lines ("OCR 1/8 screenshots read (1 s)") appear when the build is slow
+    lines = [ln for ln in err.strip().splitlines() if not ln.startswith("OCR ")]
     assert len(lines) == 1 and lines[0].startswith(f"error: lost the broker at {cluster.url}"), err
     assert "previous package is unchanged" in lines[0]
     assert "Traceback" not in err

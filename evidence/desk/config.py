@@ -13,6 +13,7 @@ class DeskConfig:
     database_url: str | None = None
     engine: str = "rapidocr"  # OCR engine for check/build/validate jobs
     job_workers: int = 2  # background job processes
+    broker: str | None = None  # Redis URL: check/build OCR runs on `evidence worker`s
     secure_cookies: bool | None = None  # None: Secure when the request came over HTTPS
     db: Database = field(init=False)
 

@@ -3,7 +3,8 @@
 reload, and jobs cut off by a restart are queued again when the server starts.
 
 `LocalRunner` (the default) runs jobs in worker processes inside the server: OCR never
-competes with page requests for the server's interpreter. Another runner (Celery, with
+competes with page requests for the server's interpreter. With `serve --broker` those
+processes only hand check/build OCR and builds to the Celery workers and wait (tasks.py). Another runner (Celery, with
 `--broker`) only has to implement `JobRunner` and call `tasks.run_job`.
 """
 from __future__ import annotations
@@ -41,7 +42,7 @@ def job_status(cfg: DeskConfig, job_id: int) -> dict | None:
 
 def job_json(job: Job) -> dict:
     return {"id": job.id, "case": job.case_id, "kind": job.kind, "state": job.state,
-            "done": job.done, "total": job.total, "error": job.error,
+            "done": job.done, "total": job.total, "error": job.error, "worker": job.worker,
             "finished": job.state in ("done", "failed")}
 
 
@@ -61,9 +62,9 @@ def create_job(s: Session, kind: str, case_id: int) -> tuple[int, bool]:
     return job.id, True
 
 
-def _init_worker(data: str, url: str, engine: str) -> None:
+def _init_worker(data: str, url: str, engine: str, broker: str | None) -> None:
     global _CFG
-    _CFG = DeskConfig(data, database_url=url, engine=engine)
+    _CFG = DeskConfig(data, database_url=url, engine=engine, broker=broker)
 
 
 _CFG: DeskConfig | None = None
@@ -92,7 +93,8 @@ class LocalRunner:
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
                     initializer=_init_worker,
-                    initargs=(str(self.cfg.data), self.cfg.database_url, self.cfg.engine))
+                    initargs=(str(self.cfg.data), self.cfg.database_url, self.cfg.engine,
+                              self.cfg.broker))
             return self._pool
 
     def start(self) -> None:

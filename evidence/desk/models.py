@@ -110,6 +110,8 @@ class Job(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # with `serve --broker`: the Celery worker(s) that ran it, comma-separated
+    worker: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
 class Audit(Base):

@@ -18,11 +18,15 @@ class _NoSecrets(logging.Filter):
 
 
 def serve(data: Path, host: str, port: int, database_url: str | None, job_workers: int,
-          engine: str) -> None:
+          engine: str, broker: str | None = None) -> None:
     import uvicorn
 
     from .app import create_app
-    cfg = DeskConfig(data, database_url=database_url, job_workers=job_workers, engine=engine)
+    if broker:  # Redis and a worker must answer now: BrokerError (one line, exit 2) if not
+        from ..runners import get_runner
+        get_runner(broker).close()
+    cfg = DeskConfig(data, database_url=database_url, job_workers=job_workers, engine=engine,
+                     broker=broker)
     cfg.db.migrate()
     app = create_app(cfg)
     for name in ("uvicorn.access", "uvicorn.error", "evidence.desk"):

@@ -22,16 +22,33 @@ log = logging.getLogger("evidence.desk.jobs")
 LOCK_FILE = ".desk.lock"  # hidden: ingest never takes it for a screenshot
 
 
+@contextlib.contextmanager
+def _celery(cfg: DeskConfig, progress):
+    """With `serve --broker`: the Celery runner, which names each task's worker on the job
+    row (BrokerError, failing the job, when Redis or every worker is gone). Else None."""
+    if not cfg.broker:
+        yield None
+        return
+    from ..runners import get_runner
+    runner = get_runner(cfg.broker, on_task=progress.worker)
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
 def _check(cfg: DeskConfig, folder, progress) -> dict:
-    opts = pipeline.Options(engine=cfg.engine, cache_dir=cfg.cache_dir, workers=1,
-                            progress=progress)
-    return pipeline.check(folder, opts).to_json()
+    with _celery(cfg, progress) as runner:
+        opts = pipeline.Options(engine=cfg.engine, cache_dir=cfg.cache_dir, workers=1,
+                                progress=progress, ocr_runner=runner.ocr if runner else None)
+        return pipeline.check(folder, opts).to_json()
 
 
 def _build(cfg: DeskConfig, folder, progress, draft: bool) -> dict:
     opts = pipeline.BuildOptions(engine=cfg.engine, cache_dir=cfg.cache_dir, workers=1,
                                  progress=progress, draft=draft, output=folder / PACKAGE)
-    result = pipeline.build(folder, opts).to_json()
+    with _celery(cfg, progress) as runner:
+        result = (runner.build if runner else pipeline.build)(folder, opts).to_json()
     result["output"] = PACKAGE  # never show the server's paths
     return result
 
@@ -53,10 +70,22 @@ HANDLERS = {
 
 
 class _Progress:
-    """Writes (done, total) to the job row, at most twice a second."""
+    """Writes (done, total) to the job row, at most twice a second, and the names of the
+    Celery workers that ran its tasks (`worker`, the runners' on_task hook)."""
 
     def __init__(self, cfg: DeskConfig, job_id: int):
         self.cfg, self.job_id, self.last = cfg, job_id, 0.0
+        self.workers: list[str] = []
+
+    def worker(self, kind: str, name: str, worker: str | None) -> None:
+        if not worker or worker in self.workers:
+            return
+        self.workers.append(worker)
+        with self.cfg.db.session() as s:
+            job = s.get(Job, self.job_id)
+            if job is not None:
+                job.worker = ", ".join(self.workers)[:500]
+                s.commit()
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
@@ -105,7 +134,7 @@ def _run(cfg: DeskConfig, job_id: int, folder: Path | None) -> str:
             job.state, job.error = "failed", "the case was deleted"
             s.commit()
             return job.state
-        job.state, job.started_at, job.error = "running", utcnow(), None
+        job.state, job.started_at, job.error, job.worker = "running", utcnow(), None, None
         kind = job.kind
         s.commit()
     result, error = None, None

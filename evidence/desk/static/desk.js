@@ -86,7 +86,8 @@
         const div = document.createElement("div");
         div.className = "job";
         div.dataset.job = j.id;
-        div.textContent = `${j.kind}: ${j.state}` + (j.total ? ` ${j.done}/${j.total}` : "");
+        div.textContent = `${j.kind}: ${j.state}` + (j.total ? ` ${j.done}/${j.total}` : "") +
+          (j.worker ? ` running on ${j.worker}` : "");
         jobs.prepend(div);
       }
       caseEl.dataset.hadWork = "1";
