@@ -334,12 +334,17 @@ def _draw_exhibit(c, w: Wording, frame: Frame, page: ExhibitPage, serial: int,
     annotate.draw_invisible_text(c, items)
     _draw_marks(c, frame, page, draft is not None,
                 str(w.data.get("exhibit", {}).get("note_label", "Note")))
+    _furniture(c, w, frame, page_no, total, dispute_id, draft, _exhibit_header(w, page))
+    c.showPage()
+
+
+def _exhibit_header(w: Wording, page) -> str:
+    """'Exhibit N · date · file', with '(part k of n)' on a split capture."""
     header = w.say("exhibit.header", number=page.exhibit, date=_dated(w, page),
                    source=page.source)
     if page.parts > 1:
         header += w.say("exhibit.continued", part=page.part, parts=page.parts)
-    _furniture(c, w, frame, page_no, total, dispute_id, draft, header)
-    c.showPage()
+    return header
 
 
 def _is_document(page) -> bool:
@@ -358,11 +363,7 @@ def _draw_document(c, w: Wording, frame: Frame, page, page_no: int, total: int,
     """A document exhibit's page: header and footer; the page itself goes in later.
     The page size is set again: a landscape exhibit before it must not turn this page."""
     c.setPageSize(frame.page)
-    header = w.say("exhibit.header", number=page.exhibit, date=_dated(w, page),
-                   source=page.source)
-    if page.parts > 1:
-        header += w.say("exhibit.continued", part=page.part, parts=page.parts)
-    _furniture(c, w, frame, page_no, total, dispute_id, draft, header)
+    _furniture(c, w, frame, page_no, total, dispute_id, draft, _exhibit_header(w, page))
     c.showPage()
 
 

@@ -16,12 +16,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from rapidfuzz import fuzz
 from rapidfuzz.distance import Hamming, Levenshtein
 
 from .dates.find import MAX_YEAR, MIN_YEAR, DateHit, find_dates
 from .ocr.base import Box, OcrLine
-from .spans import sub_box as _sub_box
+from .spans import align_phrase, sub_box as _sub_box
 
 __all__ = [
     "FieldMatch", "DateHit", "FieldReport",
@@ -465,16 +464,10 @@ def find_phrase(lines: Sequence[OcrLine], phrase: str) -> FieldMatch:
     for line in lines:
         chars = _fold(line.text)
         folded = "".join(c for c, _ in chars)
-        at = folded.find(target)
-        if at >= 0:
-            score, start, end = 100.0, at, at + len(target)
-        else:
-            if len(folded) < len(target) - 1:
-                continue
-            al = fuzz.partial_ratio_alignment(target, folded)
-            if al is None or al.score < PHRASE_MIN_SCORE:
-                continue
-            score, start, end = al.score, al.dest_start, al.dest_end
+        found = align_phrase(target, folded, PHRASE_MIN_SCORE)
+        if found is None:
+            continue
+        score, start, end = found
         if score > best.score:
             first, last = chars[start][1], chars[max(start, end - 1)][1] + 1
             best = FieldMatch(True, line.text[first:last], score,

@@ -19,9 +19,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
 
-from rapidfuzz import fuzz
 
 from .ocr.base import Box, OcrLine
+from .spans import align_phrase
 from .ocr.words import estimate_words
 
 MIN_SCORE = 90.0  # rapidfuzz partial ratio for a phrase with a misread letter
@@ -101,16 +101,10 @@ def locate(lines: Sequence[OcrLine], phrase: str) -> Highlight | None:
             span.append(i + 1)
         chars = [(c, k, pos) for k in span for c, pos in _fold(lines[k].text)]
         folded = "".join(c for c, _, _ in chars)
-        at = folded.find(target)
-        if at >= 0:
-            score, start, end = 100.0, at, at + len(target)
-        else:
-            if len(folded) < len(target) - 1:
-                continue
-            al = fuzz.partial_ratio_alignment(target, folded)
-            if al is None or al.score < MIN_SCORE:
-                continue
-            score, start, end = al.score, al.dest_start, al.dest_end
+        found = align_phrase(target, folded, MIN_SCORE)
+        if found is None:
+            continue
+        score, start, end = found
         if chars[start][1] != i:  # found wholly in the next line: that line's own turn
             continue
         if best is None or score > best[0]:
