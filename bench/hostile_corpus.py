@@ -97,6 +97,25 @@ def make_case(folder: Path, files: list[Path]) -> dict[str, Path]:
     return names
 
 
+
+def count_run(tally, files, outcome: str, code, err: str, internal: bool) -> bool:
+    """Count one run over `files` (one file, or a batch that went well): a hang, a memory
+    kill or an internal error is recorded and True returned (nothing more to read);
+    otherwise the stderr lines that leaked are recorded and False returned."""
+    tally.files += len(files)
+    label = str(files[0]) + (f" (+{len(files) - 1} more)" if len(files) > 1 else "")
+    if outcome == "hang":
+        tally.hangs.append(label)
+        return True
+    if outcome == "memory":
+        tally.memory.append(f"{label}: exit {code}")
+        return True
+    if internal:
+        tally.internal.append(f"{label}: exit {code}: {err.strip()[-300:]}")
+        return True
+    tally.leaked += [f"{label}: {ln}" for ln in leaked(err)]
+    return False
+
 def image_batch(files: list[Path], work: Path, cmd: str, opts, tally: Tally, env: dict) -> None:
     case = work / f"case-{cmd}"
     names = make_case(case, files)
@@ -114,18 +133,8 @@ def image_batch(files: list[Path], work: Path, cmd: str, opts, tally: Tally, env
         image_batch(files[:half], work, cmd, opts, tally, env)
         image_batch(files[half:], work, cmd, opts, tally, env)
         return
-    tally.files += len(files)
-    label = str(files[0]) + (f" (+{len(files) - 1} more)" if len(files) > 1 else "")
-    if outcome == "hang":
-        tally.hangs.append(label)
+    if count_run(tally, files, outcome, code, err, internal):
         return
-    if outcome == "memory":
-        tally.memory.append(f"{label}: exit {code}")
-        return
-    if internal:
-        tally.internal.append(f"{label}: exit {code}: {err.strip()[-300:]}")
-        return
-    tally.leaked += [f"{label}: {ln}" for ln in leaked(err)]
     if data.get("ok") is False and "exit_code" in data and cmd == "build":  # refused whole, with its reason
         tally.verdicts[f"exit {data['exit_code']}"] += len(files)
         return
@@ -158,18 +167,8 @@ def pdf_batch(files: list[Path], opts, tally: Tally, env: dict) -> None:
         pdf_batch(files[:half], opts, tally, env)
         pdf_batch(files[half:], opts, tally, env)
         return
-    tally.files += len(files)
-    label = str(files[0]) + (f" (+{len(files) - 1} more)" if len(files) > 1 else "")
-    if outcome == "hang":
-        tally.hangs.append(label)
+    if count_run(tally, files, outcome, code, err, internal):
         return
-    if outcome == "memory":
-        tally.memory.append(f"{label}: exit {code}")
-        return
-    if internal:
-        tally.internal.append(f"{label}: exit {code}: {err.strip()[-300:]}")
-        return
-    tally.leaked += [f"{label}: {ln}" for ln in leaked(err)]
     seen = {}
     for p in data["packages"]:
         seen[p.get("file")] = p
