@@ -602,7 +602,9 @@ def test_ctrl_c_exits_130(tmp_path):
     try:
         wait_for(lambda: proc.out, timeout=15, what="the initial build line")
         proc.p.send_signal(signal.SIGINT)
-        assert proc.p.wait(2) == 130
+        # the exit code is the point here (the 2 s stop is asserted for SIGTERM above);
+        # 10 s so that a heavily loaded CI machine does not fail it
+        assert proc.p.wait(10) == 130
     finally:
         proc.stop()
 
