@@ -142,6 +142,28 @@ def huge_png(width: int = 30000, height: int = 30000) -> bytes:
             + chunk(b"IEND", b""))
 
 
+def pdf_bytes(title: str, lines=()) -> bytes:
+    """A one-page text PDF (reportlab), as an invoice or a policy is."""
+    import io
+    from reportlab.pdfgen import canvas
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf)
+    c.setFont("Helvetica-Bold", 20)
+    c.drawString(72, 760, title)
+    c.setFont("Helvetica", 12)
+    for i, t in enumerate(lines):
+        c.drawString(72, 720 - 20 * i, t)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def invoice_pdf() -> bytes:
+    return pdf_bytes("INVOICE 2024-118", ["Invoice date: October 5, 2024",
+                                          "Bill to: Jane Cooper <jane.cooper@example.com>",
+                                          "Logo Starter package ........ 249.00 USD"])
+
+
 def csrf_of(html: str) -> str:
     m = re.search(r'name="csrf(?:-token)?" (?:value|content)="([^"]+)"', html)
     assert m, "no CSRF token on the page"

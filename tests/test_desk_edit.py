@@ -16,12 +16,11 @@ from pathlib import Path
 import pikepdf
 import pytest
 from pikepdf import Dictionary, Name
-from reportlab.pdfgen import canvas
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from desk_support import (PASSWORD, ROOT, SAMPLE, Client, RecordingRunner, add_user,
-                          postgres_cluster, reset_database)
+                          invoice_pdf, postgres_cluster, reset_database)
 from evidence.desk.app import create_app
 from evidence.desk.config import DeskConfig
 from evidence.desk.models import Audit, Case
@@ -33,22 +32,7 @@ LETTER = ("Jane Cooper received the logo files on October 9, 2024 and thanked us
           "Exhibit 2 is the paid invoice for the Logo Starter package.")
 
 
-def pdf_bytes(title: str, lines=()) -> bytes:
-    buf = io.BytesIO()
-    c = canvas.Canvas(buf)
-    c.setFont("Helvetica-Bold", 20)
-    c.drawString(72, 760, title)
-    c.setFont("Helvetica", 12)
-    for i, t in enumerate(lines):
-        c.drawString(72, 720 - 20 * i, t)
-    c.showPage()
-    c.save()
-    return buf.getvalue()
-
-
-INVOICE = pdf_bytes("INVOICE 2024-118", ["Invoice date: October 5, 2024",
-                                         "Bill to: Jane Cooper <jane.cooper@example.com>",
-                                         "Logo Starter package ........ 249.00 USD"])
+INVOICE = invoice_pdf()
 
 
 def hostile(kind: str) -> bytes:
