@@ -20,7 +20,8 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from desk_support import (PASSWORD, ROOT, SAMPLE, Client, RecordingRunner, add_user,
-                          invoice_pdf, postgres_cluster, reset_database)
+                          invoice_pdf, pdf_bytes, postgres_cluster,
+                          reset_database)
 from evidence.desk.app import create_app
 from evidence.desk.config import DeskConfig
 from evidence.desk.models import Audit, Case
@@ -109,6 +110,18 @@ def test_documents_proves_and_letter_from_upload_to_cli_build(desk, tmp_path):
         stored = sorted(p.name for p in (folder / "documents").iterdir())
         assert len(stored) == 1 and re.fullmatch(r"[0-9a-f]{8}-invoice-118\.pdf", stored[0])
         assert list(cfg.tmp_dir.iterdir()) == []
+
+        # a scan (PNG) takes the image path; its kind is guessed from its name as the CLI does
+        r = dev.post(f"/cases/{cid}/documents", files=[(
+            "files", ("delivery-proof.png", (SAMPLE / "screenshots" / "IMG_4480.png").read_bytes(),
+                      "image/png"))], headers={"accept": "application/json"})
+        assert r.json() == {"ok": True, "stored": ["delivery-proof.png"], "refused": []}
+        page = dev.get(f"/cases/{cid}").text
+        assert "delivery, 1 page" in page
+        scan_id = _ids(page, "doc")[1]
+        scan_url = f"/cases/{cid}/documents/{scan_id}/delete"
+        assert dev.post(scan_url, {"version": _version(page, scan_url)}).status_code == 200
+        assert sorted(p.name for p in (folder / "documents").iterdir()) == stored
 
         page = dev.get(f"/cases/{cid}").text
         [doc_id] = _ids(page, "doc")
@@ -201,3 +214,41 @@ def test_documents_proves_and_letter_from_upload_to_cli_build(desk, tmp_path):
     flat = " ".join(text.split())
     assert "INVOICE 2024-118" in flat and "Paid invoice for the Logo Starter package" in flat
     assert "Exhibit 2 is the paid invoice for the Logo Starter package." in flat
+
+
+def test_an_imported_folder_keeps_its_documents_proves_and_rebuttal_md(desk, tmp_path):
+    cfg, app = desk
+    toml = ('[client]\nname = "Jane Cooper"\nemail = "jane.cooper@example.com"\n'
+            '[dispute]\nreason = "13.1"\n'
+            '[[screenshot]]\nfile = "screenshots/IMG_4471.png"\nproves = ["acknowledgement"]\n'
+            '[[document]]\nfile = "papers/inv.pdf"\nkind = "invoice"\nproves = ["invoice"]\n'
+            'note = "The paid invoice"\ndate = 2024-10-05\n')
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("c/case.toml", toml)
+        z.writestr("c/screenshots/IMG_4471.png", SHOT.read_bytes())
+        z.writestr("c/papers/inv.pdf", INVOICE)
+        z.writestr("c/documents/terms.pdf", pdf_bytes("Terms", ["Refunds within 14 days."]))
+        z.writestr("c/documents/tracker.pdf", hostile("javascript"))
+        z.writestr("c/rebuttal.md", "# Our answer\n\nThe files were **delivered**.\n")
+    with TestClient(app) as http:
+        dev = Client(http, "dev@example.com")
+        r = dev.post("/cases/import", files={"archive": ("c.zip", archive.getvalue())})
+        assert r.status_code == 200 and "2 document(s), a rebuttal letter" in r.text
+        assert re.search(r"refused: tracker.pdf: PDF refused: [^<]*JavaScript", r.text)
+        with cfg.db.session() as s:
+            case = s.scalars(select(Case)).one()
+            folder = cfg.case_dir(case.folder)
+            docs = {d.file: (d.kind, d.proves, d.note, str(d.manual_date)) for d in case.documents}
+            assert case.rebuttal_text.startswith("# Our answer")
+            assert case.shots[0].proves == "acknowledgement"
+        assert docs == {"papers/inv.pdf": ("invoice", "invoice", "The paid invoice", "2024-10-05"),
+                        "documents/terms.pdf": ("policy", "", "", "None")}
+        assert not (folder / "documents" / "tracker.pdf").exists()
+        got = tomllib.loads((folder / "case.toml").read_text())
+        assert got["rebuttal"]["text"].startswith("# Our answer")
+        assert [d["file"] for d in got["document"]] == ["documents/terms.pdf", "papers/inv.pdf"]
+        with zipfile.ZipFile(io.BytesIO(dev.get(f"/cases/{case.id}/export.zip").content)) as z:
+            names = sorted(n.split("/", 1)[1] for n in z.namelist())
+        assert names == ["case.toml", "documents/terms.pdf", "papers/inv.pdf",
+                         "screenshots/IMG_4471.png"]
