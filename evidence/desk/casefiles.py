@@ -49,45 +49,31 @@ def new_folder_name() -> str:
     return "case-" + secrets.token_hex(6)
 
 
+def _given(*pairs) -> dict:
+    """A case.toml table from (key, value) pairs, empty values left out."""
+    return {k: v for k, v in pairs if v}
+
+
 def case_toml(case: Case, shots: list[Shot], docs: Iterable[Document] = ()) -> bytes:
     """The case.toml the library reads, from the desk's rows (empty fields left out)."""
     client = {"name": case.client_name, "email": case.client_email}
     aliases = lines(case.client_aliases)
     if aliases:
         client["aliases"] = aliases
-    dispute = {k: v for k, v in (("id", case.dispute_id), ("processor", case.processor),
-                                 ("amount", case.amount), ("reason", case.reason),
-                                 ("ticket", case.ticket)) if v}
+    dispute = _given(("id", case.dispute_id), ("processor", case.processor),
+                     ("amount", case.amount), ("reason", case.reason), ("ticket", case.ticket))
     if case.respond_by:
         dispute["respond_by"] = case.respond_by
     doc: dict = {"client": client}
     if dispute:
         doc["dispute"] = dispute
-    entries = []
-    for s in shots:
-        e: dict = {"file": s.file}
-        if s.note:
-            e["note"] = s.note
-        if s.highlight:
-            e["highlight"] = s.highlight
-        e["kind"] = s.kind
-        if s.manual_date:
-            e["date"] = s.manual_date
-        if lines(s.proves):
-            e["proves"] = lines(s.proves)
-        entries.append(e)
+    entries = [_given(("file", s.file), ("note", s.note), ("highlight", s.highlight),
+                      ("kind", s.kind), ("date", s.manual_date), ("proves", lines(s.proves)))
+               for s in shots]
     if entries:
         doc["screenshot"] = entries
-    papers = []
-    for d in docs:
-        e = {"file": d.file, "kind": d.kind}
-        if d.note:
-            e["note"] = d.note
-        if d.manual_date:
-            e["date"] = d.manual_date
-        if lines(d.proves):
-            e["proves"] = lines(d.proves)
-        papers.append(e)
+    papers = [_given(("file", d.file), ("kind", d.kind), ("note", d.note),
+                     ("date", d.manual_date), ("proves", lines(d.proves))) for d in docs]
     if papers:
         doc["document"] = papers
     if (case.rebuttal_text or "").strip():

@@ -166,33 +166,44 @@ def upload(ctx: Ctx):
     files = [f for f in ctx.form.getlist("files") if isinstance(f, UploadFile)]
     if not files:
         raise HttpError(400, "no file in the upload")
-    room = casefiles.MAX_SHOTS_PER_CASE - len(case.shots)
+    stored, refused, job = store_files(
+        ctx, case, files, case.shots, casefiles.MAX_SHOTS_PER_CASE, "screenshots", "uploaded",
+        lambda folder, name, f: casefiles.store_upload(folder, ctx.desk.cfg.tmp_dir, name, f),
+        lambda s: Shot(file=s.rel, original_name=s.original))
+    return json_response({"ok": not refused, "stored": stored, "refused": refused, "job": job},
+                         status=200 if stored or not refused else 400)
+
+
+def store_files(ctx: Ctx, case: Case, files: list, rows: list, most: int, what: str,
+                action: str, store, make_row) -> tuple[list[str], list[dict], int | None]:
+    """Store each upload with `store(folder, name, file)` (InputError: refused, one line)
+    and add `make_row(stored)` to `rows`, at most `most` of them; audit both lists, rewrite
+    case.toml and queue a check. Returns (stored names, refused {file, error}, check job).
+    A file stored for a change that is not committed is removed again (ctx.undo)."""
     folder = ctx.desk.cfg.case_dir(case.folder)
     stored, refused = [], []
     for f in files:
         name = (f.filename or "pasted image")[:200]
-        if len(stored) >= room:
-            refused.append({"file": name, "error": f"the case already holds "
-                                                   f"{casefiles.MAX_SHOTS_PER_CASE} screenshots"})
+        if len(rows) >= most:
+            refused.append({"file": name, "error": f"the case already holds {most} {what}"})
             continue
         try:
-            s = casefiles.store_upload(folder, ctx.desk.cfg.tmp_dir, name, f.file)
+            s = store(folder, name, f.file)
         except InputError as e:
             refused.append({"file": name, "error": e.message})
             continue
-        case.shots.append(Shot(file=s.rel, original_name=s.original))
+        rows.append(make_row(s))
         ctx.undo.append(lambda rel=s.rel: casefiles.remove_file(folder, rel))
         stored.append(name)
     job = None
     if stored:
         _touch(case)
-        ctx.audit(case, "uploaded", ", ".join(stored))
+        ctx.audit(case, action, ", ".join(stored))
         _sync(ctx, case)
-        job = ctx.submit("check", case)
+        job = ctx.submit("check", case)  # the checklist reads documents' text too
     if refused:
         ctx.audit(case, "upload refused", "; ".join(f"{r['file']}: {r['error']}" for r in refused))
-    return json_response({"ok": not refused, "stored": stored, "refused": refused, "job": job},
-                         status=200 if stored or not refused else 400)
+    return stored, refused, job
 
 
 def _shot(ctx: Ctx, case: Case) -> Shot:
@@ -213,20 +224,35 @@ def shot_edit(ctx: Ctx):
     new = {"note": ctx.get("note")[:2000], "highlight": ctx.get("highlight")[:300], "kind": kind,
            "manual_date": _date(ctx.get("manual_date"), "date"),
            "proves": proves_field(ctx, case)}
-    changed = [k for k, v in new.items() if getattr(shot, k) != v]
-    if changed:
-        for k in changed:
-            setattr(shot, k, new[k])
-        _touch(case)
-        ctx.audit(case, "screenshot edited", f"{shot.original_name}: " + audit_changes(new, changed))
-        _sync(ctx, case)
-        ctx.submit("check", case)
+    apply_edit(ctx, case, shot, new, "screenshot edited", shot.original_name)
     return ctx.redirect(f"/cases/{case.id}#shot-{shot.id}")
 
 
-def audit_changes(new: dict, changed: list[str]) -> str:
-    """`note = …, proves = delivery approval` for the audit log (one line)."""
-    return ", ".join(f"{k} = " + " ".join(str(new[k]).split()) for k in changed)
+def apply_edit(ctx: Ctx, case: Case, row, new: dict, action: str, name: str) -> None:
+    """Set the fields of a screenshot or document row that changed; audit them
+    (`note = …, proves = delivery approval`, one line), rewrite case.toml, check again."""
+    changed = [k for k, v in new.items() if getattr(row, k) != v]
+    if not changed:
+        return
+    for k in changed:
+        setattr(row, k, new[k])
+    _touch(case)
+    ctx.audit(case, action, f"{name}: " + ", ".join(
+        f"{k} = " + " ".join(str(new[k]).split()) for k in changed))
+    _sync(ctx, case)
+    ctx.submit("check", case)
+
+
+def remove_row(ctx: Ctx, case: Case, rows: list, row, action: str, name: str) -> None:
+    """Remove a screenshot or document: its file first, so a crash between the two steps
+    leaves a case.toml naming a missing file (a loud error), never a removed exhibit
+    quietly back in the package (the build reads screenshots/ and documents/ whole)."""
+    casefiles.remove_file(ctx.desk.cfg.case_dir(case.folder), row.file)
+    rows.remove(row)
+    _touch(case)
+    ctx.audit(case, action, name)
+    _sync(ctx, case)
+    ctx.submit("check", case)
 
 
 def shot_delete(ctx: Ctx):
@@ -234,15 +260,7 @@ def shot_delete(ctx: Ctx):
     _editable(case)
     shot = _shot(ctx, case)
     ctx.check_version(shot.version, "screenshot")
-    # the file goes first: every image under screenshots/ is evidence, so a crash between
-    # the two steps must leave a case.toml naming a missing file (a loud error), never a
-    # removed screenshot quietly back in the package
-    casefiles.remove_file(ctx.desk.cfg.case_dir(case.folder), shot.file)
-    case.shots.remove(shot)
-    _touch(case)
-    ctx.audit(case, "screenshot removed", shot.original_name)
-    _sync(ctx, case)
-    ctx.submit("check", case)
+    remove_row(ctx, case, case.shots, shot, "screenshot removed", shot.original_name)
     return ctx.redirect(f"/cases/{case.id}")
 
 

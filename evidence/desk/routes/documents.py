@@ -10,11 +10,11 @@ from starlette.responses import FileResponse
 
 from ...case import DOCUMENT_KINDS
 from ...documents import MAX_DOCUMENTS
-from ...errors import InputError
 from .. import casefiles
 from ..models import Case, Document
 from ..web import Ctx, HttpError, json_response, route
-from .cases import _date, _editable, _sync, _touch, audit_changes, proves_field
+from .cases import (_date, _editable, _sync, _touch, apply_edit, proves_field, remove_row,
+                    store_files)
 
 
 def _document(ctx: Ctx, case: Case) -> Document:
@@ -32,29 +32,10 @@ def upload(ctx: Ctx):
     files = [f for f in ctx.form.getlist("files") if isinstance(f, UploadFile) and f.filename]
     if not files:
         raise HttpError(400, "choose a document (PDF, PNG or JPEG) to upload")
-    folder = ctx.desk.cfg.case_dir(case.folder)
-    stored, refused = [], []
-    for f in files:
-        name = f.filename[:200]
-        if len(case.documents) >= MAX_DOCUMENTS:
-            refused.append({"file": name, "error": f"the case already holds {MAX_DOCUMENTS} "
-                                                   "documents"})
-            continue
-        try:
-            d = casefiles.store_document(folder, ctx.desk.cfg.tmp_dir, name, f.file)
-        except InputError as e:
-            refused.append({"file": name, "error": e.message})
-            continue
-        case.documents.append(Document(file=d.rel, title=d.original, kind=d.kind, pages=d.pages))
-        ctx.undo.append(lambda rel=d.rel: casefiles.remove_file(folder, rel))
-        stored.append(name)
-    if stored:
-        _touch(case)
-        ctx.audit(case, "document uploaded", ", ".join(stored))
-        _sync(ctx, case)
-        ctx.submit("check", case)  # the checklist reads the documents' text
-    if refused:
-        ctx.audit(case, "upload refused", "; ".join(f"{r['file']}: {r['error']}" for r in refused))
+    stored, refused, _ = store_files(
+        ctx, case, files, case.documents, MAX_DOCUMENTS, "documents", "document uploaded",
+        lambda folder, name, f: casefiles.store_document(folder, ctx.desk.cfg.tmp_dir, name, f),
+        lambda d: Document(file=d.rel, title=d.original, kind=d.kind, pages=d.pages))
     if "fetch" == ctx.request.headers.get("x-requested-with") or \
             "application/json" in ctx.request.headers.get("accept", ""):
         return json_response({"ok": not refused, "stored": stored, "refused": refused},
@@ -77,14 +58,7 @@ def edit(ctx: Ctx):
     new = {"title": ctx.get("title")[:300] or doc.title, "kind": kind,
            "note": ctx.get("note")[:2000], "manual_date": _date(ctx.get("manual_date"), "date"),
            "proves": proves_field(ctx, case)}
-    changed = [k for k, v in new.items() if getattr(doc, k) != v]
-    if changed:
-        for k in changed:
-            setattr(doc, k, new[k])
-        _touch(case)
-        ctx.audit(case, "document edited", f"{doc.title}: " + audit_changes(new, changed))
-        _sync(ctx, case)
-        ctx.submit("check", case)
+    apply_edit(ctx, case, doc, new, "document edited", doc.title)
     return ctx.redirect(f"/cases/{case.id}#doc-{doc.id}")
 
 
@@ -93,14 +67,7 @@ def delete(ctx: Ctx):
     _editable(case)
     doc = _document(ctx, case)
     ctx.check_version(doc.version, "document")
-    # the file first, as for a screenshot: documents/ is read by the build whether or not
-    # case.toml lists it, so a crash in between must not leave it quietly in the package
-    casefiles.remove_file(ctx.desk.cfg.case_dir(case.folder), doc.file)
-    case.documents.remove(doc)
-    _touch(case)
-    ctx.audit(case, "document removed", doc.title)
-    _sync(ctx, case)
-    ctx.submit("check", case)
+    remove_row(ctx, case, case.documents, doc, "document removed", doc.title)
     return ctx.redirect(f"/cases/{case.id}#documents")
 
 
