@@ -19,12 +19,12 @@ from pikepdf import Dictionary, Name
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from desk_support import (PASSWORD, ROOT, SAMPLE, Client, RecordingRunner, add_user,
-                          invoice_pdf, pdf_bytes, postgres_cluster,
-                          reset_database)
+from desk_support import (PASSWORD, ROOT, SAMPLE, Client, RecordingRunner, invoice_pdf,
+                          pdf_bytes, postgres_cluster, reset_database)
 from evidence.desk.app import create_app
 from evidence.desk.config import DeskConfig
 from evidence.desk.models import Audit, Case
+from evidence.desk.server import add_user
 
 pytestmark = pytest.mark.postgres
 
@@ -63,8 +63,8 @@ def desk(request, tmp_path):
     cfg = DeskConfig(tmp_path / "data", database_url=url)
     runner = RecordingRunner(cfg)
     for email, role in (("dev@example.com", "developer"), ("other@example.com", "developer"),
-                        ("admin@example.com", "admin")):
-        add_user(cfg.data, email, role, PASSWORD, url)
+                        ("admin@example.com", "admin")):  # in-process: `users add` minus a start
+        add_user(cfg.data, url, email, role, PASSWORD)
     yield cfg, create_app(cfg, runner)
     cfg.db.engine.dispose()
 
