@@ -48,6 +48,15 @@ def hostile(kind: str) -> bytes:
     return out.getvalue()
 
 
+def long_pdf(pages: int) -> bytes:
+    out = io.BytesIO()
+    with pikepdf.open(io.BytesIO(INVOICE)) as pdf:
+        for _ in range(pages - 1):
+            pdf.pages.append(pdf.pages[0])
+        pdf.save(out)
+    return out.getvalue()
+
+
 @pytest.fixture(scope="module")
 def pg_url():
     with postgres_cluster() as url:
@@ -100,11 +109,15 @@ def test_documents_proves_and_letter_from_upload_to_cli_build(desk, tmp_path):
                  ("files", ("tracker.pdf", hostile("javascript"), "application/pdf")),
                  ("files", ("locked.pdf", hostile("encrypted"), "application/pdf")),
                  ("files", ("cut.pdf", INVOICE[:400], "application/pdf")),
-                 ("files", ("notes.txt", b"just words", "text/plain"))]
+                 ("files", ("notes.txt", b"just words", "text/plain")),
+                 ("files", ("long.pdf", long_pdf(31), "application/pdf")),
+                 ("files", ("big.pdf", b"%PDF-1.7\n" + b"0" * 20_000_000, "application/pdf"))]
         r = dev.post(f"/cases/{cid}/documents", files=files)
         assert r.status_code == 400
         for name, why in (("tracker.pdf", "JavaScript"), ("locked.pdf", "encrypted"),
-                          ("cut.pdf", "PDF refused"), ("notes.txt", "not a PDF, PNG, JPEG")):
+                          ("cut.pdf", "PDF refused"), ("notes.txt", "not a PDF, PNG, JPEG"),
+                          ("long.pdf", "31 pages, over the 30"),
+                          ("big.pdf", "over the 20 MB limit for one document")):
             assert re.search(rf"{re.escape(name)}: [^·]*{why}", r.text, re.I), (name, r.text)
         assert "kept: invoice-118.pdf" in r.text and "Traceback" not in r.text
         stored = sorted(p.name for p in (folder / "documents").iterdir())

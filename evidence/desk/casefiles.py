@@ -90,12 +90,12 @@ def write_case(folder: Path, case: Case, shots: list[Shot], docs: Iterable[Docum
     atomic_write_bytes(folder / CASE_FILE, data)
 
 
-def safe_stem(name: str) -> str:
+def safe_stem(name: str, default: str = "screenshot") -> str:
     """A display name reduced to a harmless file-name stem. Kept (after a generated
     prefix) because phones write the capture time into it, which `when` reads."""
     stem = Path(name.replace("\\", "/")).stem
     stem = re.sub(r"[^A-Za-z0-9 ._-]+", "_", stem).strip(" ._-")
-    return stem[:80] or "screenshot"
+    return stem[:80] or default
 
 
 @dataclass
@@ -117,8 +117,8 @@ def _received(tmp_dir: Path, original: str, source: BinaryIO, limit: int, what: 
             while chunk := source.read(1 << 20):
                 size += len(chunk)
                 if size > limit:
-                    raise InputError(f"over the {limit // (1024 * 1024)} MB limit for one {what}",
-                                     original)
+                    mb = limit // 2**20 if limit % 2**20 == 0 else limit // 10**6
+                    raise InputError(f"over the {mb} MB limit for one {what}", original)
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
@@ -141,7 +141,7 @@ def _probe(tmp: Path, original: str, not_image: str) -> str:
 
 def _place(tmp: Path, folder: Path, sub: str, original: str, suffix: str) -> str:
     (folder / sub).mkdir(parents=True, exist_ok=True)
-    name = f"{secrets.token_hex(4)}-{safe_stem(original)}{suffix}"
+    name = f"{secrets.token_hex(4)}-{safe_stem(original, sub.rstrip('s'))}{suffix}"
     os.replace(tmp, folder / sub / name)
     return f"{sub}/{name}"
 
