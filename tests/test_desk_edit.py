@@ -74,7 +74,9 @@ def desk(request, tmp_path):
     for email, role in (("dev@example.com", "developer"), ("other@example.com", "developer"),
                         ("admin@example.com", "admin")):  # in-process: `users add` minus a start
         add_user(cfg.data, url, email, role, PASSWORD)
-    yield cfg, create_app(cfg, runner)
+    app = create_app(cfg, runner)
+    app.state.runner = runner
+    yield cfg, app
     cfg.db.engine.dispose()
 
 
@@ -172,6 +174,16 @@ def test_documents_proves_and_letter_from_upload_to_cli_build(desk, tmp_path):
         assert r.status_code == 400 and "20,000" in r.text
         assert dev.post(f"/cases/{cid}/rebuttal", {"version": v, "text": LETTER}).status_code == 200
         assert dev.post(f"/cases/{cid}/rebuttal", {"version": v, "text": "stale"}).status_code == 409
+
+        # the draft build carries the letter: its text and its page are on the case page
+        dev.post(f"/cases/{cid}/jobs", {"kind": "draft"})
+        assert app.state.runner.run_all() == ["done", "done"]  # the check, the draft
+        page = dev.get(f"/cases/{cid}").text
+        preview = re.search(r'<pre class="letter" id="letter-preview">(.*?)</pre>', page, re.S)
+        assert preview and preview.group(1).strip() == LETTER
+        letter_png = re.search(rf'src="(/cases/{cid}/pages/(\d+)\.png)\?j=\d+" alt="the letter', page)
+        assert letter_png and letter_png.group(2) == "2"  # after a one-page cover
+        assert dev.get(letter_png.group(1)).content.startswith(b"\x89PNG")
 
         toml = tomllib.loads((folder / "case.toml").read_text())
         assert toml["rebuttal"] == {"text": LETTER}

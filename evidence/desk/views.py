@@ -78,9 +78,12 @@ def case_view(db: Session, cfg: DeskConfig, case: Case) -> dict:
     audit = db.scalars(select(Audit).where(Audit.case_id == case.id)
                        .order_by(Audit.id.desc())).all()
     failing = [s for s in case.shots if s.file in results and not results[s.file]["ok"]]
+    package = package_info(db, case)
+    if package and package["rebuttal"]:
+        package["letter_page"] = letter_page(cfg, case, package["rebuttal"]["text"])
     return {"case": case, "results": results, "active": [job_json(j) for j in active],
             "last_jobs": {k: job_json(j) if j else None for k, j in last_jobs.items()},
-            "package": package_info(db, case), "report": report,
+            "package": package, "report": report,
             "report_at": validation.finished_at if validation else None,
             "audit": audit, "failing": len(failing),
             "editable": case.status in EDITABLE, **argument_view(case, checked),
@@ -109,22 +112,27 @@ def page_count(pdf: Path) -> int:
             doc.close()
 
 
-def _cached(cfg: DeskConfig, src: Path, key: str, fmt: str, render) -> bytes | None:
-    """`render()`'s image of `src` (None: it has none), encoded as `fmt` and cached under
-    previews/ by the file's mtime; None when `src` is gone."""
+def _cached(cfg: DeskConfig, src: Path, key: str, ext: str, make) -> bytes | None:
+    """`make()`'s bytes about `src` (None: there are none), cached under previews/ by the
+    file's mtime; None when `src` is gone."""
     try:
         stamp = src.stat().st_mtime_ns
     except FileNotFoundError:
         return None
-    cached = cfg.data / "previews" / f"{key}-{stamp}.{'jpg' if fmt == 'JPEG' else fmt.lower()}"
+    cached = cfg.data / "previews" / f"{key}-{stamp}.{ext}"
     if cached.exists():
         return cached.read_bytes()
-    image = render()
+    data = make()
+    if data is not None:
+        atomic_write_bytes(cached, data)
+    return data
+
+
+def _encoded(image, fmt: str) -> bytes | None:
     if image is None:
         return None
     buf = io.BytesIO()
     image.save(buf, fmt, **({"quality": 80} if fmt == "JPEG" else {"optimize": False}))
-    atomic_write_bytes(cached, buf.getvalue())
     return buf.getvalue()
 
 
@@ -139,10 +147,36 @@ def preview_png(cfg: DeskConfig, case: Case, page: int, approved: bool = False) 
             try:
                 if not 1 <= page <= len(doc):
                     return None
-                return doc[page - 1].render(scale=100 / 72).to_pil()
+                return _encoded(doc[page - 1].render(scale=100 / 72).to_pil(), "PNG")
             finally:
                 doc.close()
-    return _cached(cfg, pdf, f"{case.folder}-{'a' if approved else 'p'}-{page}", "PNG", render)
+    return _cached(cfg, pdf, f"{case.folder}-{'a' if approved else 'p'}-{page}", "png", render)
+
+
+def letter_page(cfg: DeskConfig, case: Case, letter: str) -> int | None:
+    """The page of the case's package where the letter (its first line) starts, looked up
+    once per package file."""
+    pdf = cfg.case_dir(case.folder) / PACKAGE
+    first = " ".join(next((t for t in letter.splitlines() if t.strip()), "").split())[:60]
+
+    def find() -> bytes:
+        import pypdfium2 as pdfium
+        with PDFIUM:
+            doc = pdfium.PdfDocument(str(pdf))
+            try:
+                for i in range(min(len(doc), 12)):  # the cover and its index come first
+                    page = doc[i]
+                    tp = page.get_textpage()
+                    text = " ".join(tp.get_text_range().split())
+                    tp.close()
+                    page.close()
+                    if first and first in text:
+                        return str(i + 1).encode()
+            finally:
+                doc.close()
+        return b"0"
+    found = _cached(cfg, pdf, f"{case.folder}-letter", "txt", find)
+    return int(found) or None if found else None
 
 
 def thumbnail_jpeg(cfg: DeskConfig, case: Case, rel: str) -> bytes | None:
@@ -151,5 +185,5 @@ def thumbnail_jpeg(cfg: DeskConfig, case: Case, rel: str) -> bytes | None:
     def render():
         with open_image(src) as image:
             image.thumbnail((320, 640))
-            return image.copy()
-    return _cached(cfg, src, f"{case.folder}-thumb-{Path(rel).name}", "JPEG", render)
+            return _encoded(image, "JPEG")
+    return _cached(cfg, src, f"{case.folder}-thumb-{Path(rel).name}", "jpg", render)
