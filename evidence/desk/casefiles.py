@@ -230,7 +230,8 @@ def import_folder(src: Path, dest: Path) -> Imported:
     the same way)."""
     case = load_case(src)
     found = discover(case)
-    papers = documents.discover(case)
+    with PDFIUM:  # documents are screened and read with PDFium
+        papers = documents.discover(case)
     dest.mkdir(parents=True, exist_ok=True)
     out = Imported(_fields(case), problems=[f"{p.path.name}: {p.message}"
                                             for p in found.problems + papers.problems])
