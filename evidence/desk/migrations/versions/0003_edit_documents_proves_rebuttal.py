@@ -1,7 +1,7 @@
 """documents, proves and the rebuttal letter: what issue 13's case.toml keys
 ([[document]], `proves`, [rebuttal] text) hold, editable in the desk
 
-Revision ID: 0003
+Revision ID: edit_documents
 Revises: 0002
 Create Date: 2026-11-30 02:20:00
 
@@ -12,7 +12,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = '0003'
+revision: str = 'edit_documents'
 down_revision: Union[str, Sequence[str], None] = '0002'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
