@@ -12,7 +12,7 @@ from ...case import DOCUMENT_KINDS
 from ...documents import MAX_DOCUMENTS
 from .. import casefiles
 from ..models import Case, Document
-from ..web import Ctx, HttpError, json_response, route
+from ..web import Ctx, HttpError, _wants_json, json_response, route
 from .cases import (_date, _editable, _sync, _touch, apply_edit, proves_field, remove_row,
                     store_files)
 
@@ -36,8 +36,7 @@ def upload(ctx: Ctx):
         ctx, case, files, case.documents, MAX_DOCUMENTS, "documents", "document uploaded",
         lambda folder, name, f: casefiles.store_document(folder, ctx.desk.cfg.tmp_dir, name, f),
         lambda d: Document(file=d.rel, title=d.original, kind=d.kind, pages=d.pages))
-    if "fetch" == ctx.request.headers.get("x-requested-with") or \
-            "application/json" in ctx.request.headers.get("accept", ""):
+    if _wants_json(ctx.request):
         return json_response({"ok": not refused, "stored": stored, "refused": refused},
                              status=200 if stored or not refused else 400)
     if refused:
