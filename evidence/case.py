@@ -247,30 +247,17 @@ def parse_case(data: dict, *, root: Path, path: Path) -> Case:
         except re.error as e:
             raise CaseError(f"[redact] pattern {p!r} is not a valid regex: {e}", path) from None
 
-    shots = data.get("screenshot", [])
-    if not isinstance(shots, list):
-        raise CaseError("[[screenshot]] must be an array of tables", path)
-    entries: dict[str, Entry] = {}
-    for i, s in enumerate(shots, 1):
-        where = f"[[screenshot]] #{i}"
-        if not isinstance(s, dict):
-            raise CaseError(f"{where} is not a table", path)
-        rel = inside_case(root, _str(s, "file", path, where) or "", path, where)
-        kind = _str(s, "kind", path, where) or "conversation"
-        if kind not in KINDS:
-            raise CaseError(f"{where} kind {kind!r} is not one of {', '.join(KINDS)}", path)
-        date = s.get("date")
-        if date is not None:
-            date = _date(date, path, f"{where} date")
-            if not isinstance(date, dt.datetime):
-                date = dt.datetime.combine(date, dt.time())
-        if rel in entries:
-            raise CaseError(f"{where} lists {rel} a second time", path)
-        entries[rel] = Entry(file=rel, note=_str(s, "note", path, where),
-                             highlight=_str(s, "highlight", path, where), kind=kind, date=date,
-                             proves=_proves(s, path, where),
-                             date_order=_date_order(s.get("date_order"), path, where))
-    documents = _documents(data, root, path)
+    entries = {rel: Entry(file=rel, note=_str(s, "note", path, where),
+                          highlight=_str(s, "highlight", path, where), kind=kind, date=date,
+                          proves=_proves(s, path, where),
+                          date_order=_date_order(s.get("date_order"), path, where))
+               for rel, kind, date, s, where in _array(data, "screenshot", KINDS, root, path,
+                                                       default="conversation")}
+    documents = {rel: DocumentEntry(file=rel, kind=kind, note=_str(d, "note", path, where),
+                                    date=date, proves=_proves(d, path, where))
+                 for rel, kind, date, d, where in _array(data, "document", DOCUMENT_KINDS,
+                                                         root, path, default="other",
+                                                         any_case=True)}
     rebuttal = _str(_table(data, "rebuttal", path), "text", path, "rebuttal")
 
     client_ = Client(name.strip(), email.strip(), tuple(a.strip() for a in aliases if a.strip()),
@@ -309,30 +296,32 @@ def _proves(t: dict, path: Path, where: str) -> tuple[str, ...]:
     return tuple(x.strip().lower() for x in v if x.strip())
 
 
-def _documents(data: dict, root: Path, path: Path) -> dict[str, DocumentEntry]:
-    docs = data.get("document", [])
-    if not isinstance(docs, list):
-        raise CaseError("[[document]] must be an array of tables", path)
-    out: dict[str, DocumentEntry] = {}
-    for i, d in enumerate(docs, 1):
-        where = f"[[document]] #{i}"
-        if not isinstance(d, dict):
+def _array(data: dict, table: str, kinds: tuple[str, ...], root: Path, path: Path, *,
+           default: str, any_case: bool = False):
+    """Each [[screenshot]] or [[document]] table, checked alike: (file relative to the case,
+    kind, manual date as a datetime, the table, where it is for messages)."""
+    rows = data.get(table, [])
+    if not isinstance(rows, list):
+        raise CaseError(f"[[{table}]] must be an array of tables", path)
+    seen: set[str] = set()
+    for i, t in enumerate(rows, 1):
+        where = f"[[{table}]] #{i}"
+        if not isinstance(t, dict):
             raise CaseError(f"{where} is not a table", path)
-        rel = inside_case(root, _str(d, "file", path, where) or "", path, where)
-        kind = (_str(d, "kind", path, where) or "other").lower()
-        if kind not in DOCUMENT_KINDS:
-            raise CaseError(f"{where} kind {kind!r} is not one of {', '.join(DOCUMENT_KINDS)}",
-                            path)
-        date = d.get("date")
+        rel = inside_case(root, _str(t, "file", path, where) or "", path, where)
+        kind = _str(t, "kind", path, where) or default
+        kind = kind.lower() if any_case else kind
+        if kind not in kinds:
+            raise CaseError(f"{where} kind {kind!r} is not one of {', '.join(kinds)}", path)
+        date = t.get("date")
         if date is not None:
             date = _date(date, path, f"{where} date")
             if not isinstance(date, dt.datetime):
                 date = dt.datetime.combine(date, dt.time())
-        if rel in out:
+        if rel in seen:
             raise CaseError(f"{where} lists {rel} a second time", path)
-        out[rel] = DocumentEntry(file=rel, kind=kind, note=_str(d, "note", path, where),
-                                 date=date, proves=_proves(d, path, where))
-    return out
+        seen.add(rel)
+        yield rel, kind, date, t, where
 
 
 def inside_case(root: Path, file: str, path: Path, where: str) -> str:

@@ -1,5 +1,6 @@
 """Helpers for the desk's tests: a throwaway PostgreSQL cluster, a real `evidence serve`
-process, users, and crafted upload files. Imported by the test_desk_* modules."""
+process, users, crafted upload files, and an in-process desk (a runner that records jobs,
+a signed-in client). Imported by the test_desk_* modules."""
 from __future__ import annotations
 
 import contextlib
@@ -17,6 +18,9 @@ import zlib
 from pathlib import Path
 
 import pytest
+
+from evidence.desk.jobs import LocalRunner
+from evidence.desk.tasks import run_job
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "fixtures" / "sample-case"
@@ -138,7 +142,71 @@ def huge_png(width: int = 30000, height: int = 30000) -> bytes:
             + chunk(b"IEND", b""))
 
 
+def pdf_bytes(title: str, lines=()) -> bytes:
+    """A one-page text PDF (reportlab), as an invoice or a policy is."""
+    import io
+    from reportlab.pdfgen import canvas
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf)
+    c.setFont("Helvetica-Bold", 20)
+    c.drawString(72, 760, title)
+    c.setFont("Helvetica", 12)
+    for i, t in enumerate(lines):
+        c.drawString(72, 720 - 20 * i, t)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def invoice_pdf() -> bytes:
+    return pdf_bytes("INVOICE 2024-118", ["Invoice date: October 5, 2024",
+                                          "Bill to: Jane Cooper <jane.cooper@example.com>",
+                                          "Logo Starter package ........ 249.00 USD"])
+
+
 def csrf_of(html: str) -> str:
     m = re.search(r'name="csrf(?:-token)?" (?:value|content)="([^"]+)"', html)
     assert m, "no CSRF token on the page"
     return m.group(1)
+
+
+# ----------------------------------------------------------------------- in-process desk
+
+PASSWORD = "correct horse battery"
+
+
+class RecordingRunner(LocalRunner):
+    """LocalRunner whose dispatch records the job instead of starting a process."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.dispatched: list[int] = []
+
+    def dispatch(self, job_id: int) -> None:
+        self.dispatched.append(job_id)
+
+    def run_all(self) -> list[str]:
+        states = [run_job(self.cfg, j) for j in self.dispatched]
+        self.dispatched.clear()
+        return states
+
+
+class Client:
+    """A signed-in browser, as far as the server can tell."""
+
+    def __init__(self, http, email, password=PASSWORD):
+        self.http = http
+        r = http.get("/login")
+        r = http.post("/login", data={"csrf": csrf_of(r.text), "email": email, "password": password})
+        assert r.status_code == 200 and "/login" not in str(r.url), r.text[:500]
+        self.csrf = csrf_of(http.get("/cases").text)
+
+    def get(self, url, **kw):
+        return self.http.get(url, **kw)
+
+    def post(self, url, data=None, **kw):
+        return self.http.post(url, data={"csrf": self.csrf, **(data or {})}, **kw)
+
+    def version(self, case_id):
+        page = self.get(f"/cases/{case_id}").text
+        return re.search(r'data-version="(\d+)"', page).group(1)

@@ -7,7 +7,8 @@ fix a note, build a draft, send it; the admin finds it at the top of the queue, 
 the report beside the page previews, returns it with a comment; the developer fixes it
 and sends it again; the admin approves, downloads a PDF that passes `evidence validate`,
 and marks it submitted. Then: 403 on another developer's case, a form without its CSRF
-token refused, a non-image and a 30000x30000 image refused with a message."""
+token refused, a non-image and a 30000x30000 image refused with a message, and a
+document and the rebuttal letter set in the page."""
 from __future__ import annotations
 
 import datetime as dt
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from desk_support import ROOT, SAMPLE, add_user, desk_server, huge_png, need
+from desk_support import ROOT, SAMPLE, add_user, desk_server, huge_png, invoice_pdf, need
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
@@ -258,3 +259,36 @@ def test_a_screenshot_pasted_from_the_clipboard_is_stored(dev_case):
     }""", list(png))
     expect(page.locator("#check-summary")).to_contain_text("1 screenshot(s)", timeout=LONG)
     expect(page.locator("article.shot")).to_have_attribute("data-file", "image.png")
+
+
+def test_a_document_with_what_it_proves_and_the_letter_are_set_in_the_page(server, dev_case):
+    """Issue 13's case.toml keys from the page: [[document]] with proves, [rebuttal] text."""
+    import tomllib
+    from playwright.sync_api import expect
+    _, data = server
+    page = dev_case
+    page.goto(re.sub(r"/edit$", "", page.url))
+    idle = page.locator("#jobs .job")
+    page.fill("#edit-case input[name=reason]", "product_not_received")
+    page.click("#edit-case button[type=submit]")
+    expect(idle).to_have_count(0, timeout=LONG)
+    page.set_input_files("#document-input", [{"name": "invoice-118.pdf", "mimeType":
+                                              "application/pdf", "buffer": invoice_pdf()}])
+    page.click("#upload-document")
+    doc = page.locator('article.document[data-file="invoice-118.pdf"]')
+    expect(doc).to_contain_text("invoice, 1 page")
+    expect(idle).to_have_count(0, timeout=LONG)
+    doc.locator('input[name=proves][value="invoice"]').check()
+    doc.locator("textarea[name=note]").fill("Paid invoice for the logo")
+    doc.locator(".save-document").click()
+    expect(doc.locator('input[name=proves][value="invoice"]')).to_be_checked()
+    expect(idle).to_have_count(0, timeout=LONG)
+    letter = "We delivered the logo on October 9, 2024; Exhibit 2 is the paid invoice."
+    page.fill("#rebuttal-text", letter)
+    page.click("#save-rebuttal")
+    expect(page.locator("#audit")).to_contain_text("rebuttal edited")
+    expect(page.locator("#rebuttal-text")).to_have_value(letter)
+    [toml] = [tomllib.loads(p.read_text()) for p in (data / "cases").glob("*/case.toml")
+              if "Ada Client" in p.read_text()]
+    assert toml["rebuttal"]["text"] == letter
+    assert toml["document"][0]["proves"] == ["invoice"] and toml["document"][0]["kind"] == "invoice"

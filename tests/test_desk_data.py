@@ -12,18 +12,17 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from desk_support import ROOT, SAMPLE, add_user, csrf_of, postgres_cluster, reset_database
+from desk_support import (PASSWORD, ROOT, SAMPLE, Client, RecordingRunner, add_user,
+                          postgres_cluster, reset_database)
 from evidence.desk.app import create_app
 from evidence.desk.config import DeskConfig
 from evidence.desk.jobs import LocalRunner
 from evidence.desk.models import Audit, Case, Job, User
-from evidence.desk.tasks import run_job
 
 pytestmark = pytest.mark.postgres
 
 PASSING = SAMPLE / "screenshots" / "IMG_4471.png"
 FAILING = SAMPLE / "screenshots" / "janet-thread.png"  # another person's thread
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
@@ -51,44 +50,6 @@ def desk(request, tmp_path, ocr_cache):
     runner = RecordingRunner(cfg)
     yield cfg, runner
     cfg.db.engine.dispose()
-
-
-class RecordingRunner(LocalRunner):
-    """LocalRunner whose dispatch records the job instead of starting a process."""
-
-    def __init__(self, cfg):
-        super().__init__(cfg)
-        self.dispatched: list[int] = []
-
-    def dispatch(self, job_id: int) -> None:
-        self.dispatched.append(job_id)
-
-    def run_all(self) -> list[str]:
-        states = [run_job(self.cfg, j) for j in self.dispatched]
-        self.dispatched.clear()
-        return states
-
-
-class Client:
-    """A signed-in browser, as far as the server can tell."""
-
-    def __init__(self, http, email):
-        self.http = http
-        r = http.get("/login")
-        r = http.post("/login", data={"csrf": csrf_of(r.text), "email": email, "password": PASSWORD})
-        assert r.status_code == 200 and "/login" not in str(r.url), r.text[:500]
-        self.csrf = csrf_of(http.get("/cases").text)
-
-    def get(self, url, **kw):
-        return self.http.get(url, **kw)
-
-    def post(self, url, data=None, **kw):
-        return self.http.post(url, data={"csrf": self.csrf, **(data or {})}, **kw)
-
-    def version(self, case_id):
-        import re
-        page = self.get(f"/cases/{case_id}").text
-        return re.search(r'data-version="(\d+)"', page).group(1)
 
 
 def test_migrations_create_the_schema_and_run_twice(desk):

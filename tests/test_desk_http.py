@@ -63,7 +63,7 @@ def _urls(app, method, case_id):
         if method in getattr(route, "methods", ()):
             yield (route.path.replace("{case_id:int}", str(case_id)).replace("{shot_id:int}", "1")
                    .replace("{job_id:int}", "1").replace("{page:int}", "1")
-                   .replace("{user_id:int}", "1"))
+                   .replace("{user_id:int}", "1").replace("{doc_id:int}", "1"))
 
 
 def test_every_post_without_its_csrf_token_is_refused(setup, case_id):

@@ -64,6 +64,7 @@ class Case(Base):
     respond_by: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     ticket: Mapped[str] = mapped_column(String(500), default="")
     review_comment: Mapped[str] = mapped_column(Text, default="")
+    rebuttal_text: Mapped[str] = mapped_column(Text, default="")  # [rebuttal] text; "" drafts it
     # when the case's content (fields, screenshots, notes) last changed: a package built
     # before this is stale. The package itself is the newest finished build job's output.
     edited_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -76,6 +77,9 @@ class Case(Base):
     owner: Mapped[User] = relationship(lazy="joined")
     shots: Mapped[list["Shot"]] = relationship(back_populates="case", order_by="Shot.id",
                                                cascade="all, delete-orphan")
+    documents: Mapped[list["Document"]] = relationship(back_populates="case",
+                                                       order_by="Document.id",
+                                                       cascade="all, delete-orphan")
     __mapper_args__ = {"version_id_col": version}
 
 
@@ -91,9 +95,31 @@ class Shot(Base):
     highlight: Mapped[str] = mapped_column(String(500), default="")
     kind: Mapped[str] = mapped_column(String(20), default="conversation")
     manual_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    proves: Mapped[str] = mapped_column(Text, default="")  # checklist item ids, one a line
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     case: Mapped[Case] = relationship(back_populates="shots")
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Document(Base):
+    """One [[document]]: an invoice, terms or delivery proof (PDF or scan) under the case
+    folder, and what the case says about it. `title` is the desk's name for it (the
+    uploaded file's name unless changed); the package shows the note."""
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("case_id", "file"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    file: Mapped[str] = mapped_column(String(300))  # posix, relative to the case folder
+    title: Mapped[str] = mapped_column(String(300))  # shown, never used as a path
+    kind: Mapped[str] = mapped_column(String(20), default="other")
+    note: Mapped[str] = mapped_column(Text, default="")
+    manual_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    proves: Mapped[str] = mapped_column(Text, default="")  # checklist item ids, one a line
+    pages: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    case: Mapped[Case] = relationship(back_populates="documents")
     __mapper_args__ = {"version_id_col": version}
 
 

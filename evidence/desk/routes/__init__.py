@@ -1,5 +1,6 @@
-"""The desk's routes, by area: auth (sign in/out), cases (a developer's work), review
-(the admin's queue and decisions), users (admin)."""
-from . import auth, cases, review, users
+"""The desk's routes, by area: auth (sign in/out), cases (a developer's work), documents
+(documents and the rebuttal letter), review (the admin's queue and decisions), users
+(admin)."""
+from . import auth, cases, documents, review, users
 
-ROUTES = auth.ROUTES + cases.ROUTES + review.ROUTES + users.ROUTES
+ROUTES = auth.ROUTES + cases.ROUTES + documents.ROUTES + review.ROUTES + users.ROUTES

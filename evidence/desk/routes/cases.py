@@ -12,12 +12,13 @@ from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
-from ...case import KINDS
+from ...case import DOCUMENT_KINDS, KINDS
 from ...errors import CaseError, InputError
+from ...reasons import resolve_reason
 from .. import casefiles
 from ..casefiles import PACKAGE
 from ..jobs import job_status
-from ..models import JOB_KINDS, Case, Shot, utcnow
+from ..models import JOB_KINDS, Case, Document, Shot, utcnow
 from ..views import case_view, package_info, preview_png, thumbnail_jpeg
 from ..web import Ctx, HttpError, json_response, route
 
@@ -48,9 +49,33 @@ def _case_fields(ctx: Ctx) -> dict:
 
 
 def _sync(ctx: Ctx, case: Case) -> None:
-    """Write the case folder's case.toml from the rows (atomically)."""
+    """Write the case folder's case.toml from the rows (atomically), once the CLI's parser
+    accepts it: what it refuses in a case.toml is refused here with the same words."""
     ctx.db.flush()
-    casefiles.write_case(ctx.desk.cfg.case_dir(case.folder), case, list(case.shots))
+    try:
+        casefiles.write_case(ctx.desk.cfg.case_dir(case.folder), case, list(case.shots),
+                             list(case.documents))
+    except CaseError as e:
+        raise HttpError(400, e.message) from None
+
+
+def proves_field(ctx: Ctx, case: Case) -> str:
+    """The checked `proves` boxes, each an item of the case's reason (templates/reasons.toml),
+    one a line as the rows store them."""
+    chosen = list(dict.fromkeys(v.strip().lower() for v in ctx.form.getlist("proves")
+                                if isinstance(v, str) and v.strip()))
+    if not chosen:
+        return ""
+    reason = resolve_reason(case.reason)
+    if reason is None or not reason.known:
+        raise HttpError(400, "the case's reason is not a known dispute reason, so there is no "
+                             "checklist to prove; set the reason in the case details first")
+    ids = [i.id for i in reason.items]
+    for p in chosen:
+        if p not in ids:
+            raise HttpError(400, f"proves {p[:60]!r} is not an item of {reason.label!r} "
+                                 f"(items: {', '.join(ids)})")
+    return "\n".join(chosen)
 
 
 def _editable(case: Case) -> None:
@@ -92,25 +117,29 @@ def import_case(ctx: Ctx):
         try:
             src = casefiles.unpack_zip(upload.file, Path(tmp))
             case = Case(owner_id=ctx.user.id, folder=casefiles.new_folder_name())
-            fields, rows, problems = casefiles.import_folder(src, ctx.desk.cfg.case_dir(case.folder))
+            got = casefiles.import_folder(src, ctx.desk.cfg.case_dir(case.folder))
         except (CaseError, InputError) as e:
             raise HttpError(400, f"{upload.filename}: {e.message}") from None
-    for k, v in fields.items():
+    for k, v in got.fields.items():
         setattr(case, k, v)
-    case.shots = [Shot(**r) for r in rows]
+    case.shots = [Shot(**r) for r in got.shots]
+    case.documents = [Document(**r) for r in got.documents]
     ctx.db.add(case)
     ctx.db.flush()
-    ctx.audit(case, "imported", f"{upload.filename}: {len(rows)} screenshot(s)"
-              + (f"; refused: {'; '.join(problems)}" if problems else ""))
+    ctx.audit(case, "imported", f"{upload.filename}: {len(got.shots)} screenshot(s), "
+              f"{len(got.documents)} document(s)"
+              + (", a rebuttal letter" if case.rebuttal_text else "")
+              + (f"; refused: {'; '.join(got.problems)}" if got.problems else ""))
     _sync(ctx, case)
-    if rows:
+    if got.shots or got.documents:
         ctx.submit("check", case)
     return ctx.redirect(f"/cases/{case.id}")
 
 
 def case_page(ctx: Ctx):
     case = ctx.case(ctx.params["case_id"])
-    return ctx.render("case.html", kinds=KINDS, **case_view(ctx.db, ctx.desk.cfg, case))
+    return ctx.render("case.html", kinds=KINDS, document_kinds=DOCUMENT_KINDS,
+                      **case_view(ctx.db, ctx.desk.cfg, case))
 
 
 def edit(ctx: Ctx):
@@ -137,33 +166,44 @@ def upload(ctx: Ctx):
     files = [f for f in ctx.form.getlist("files") if isinstance(f, UploadFile)]
     if not files:
         raise HttpError(400, "no file in the upload")
-    room = casefiles.MAX_SHOTS_PER_CASE - len(case.shots)
+    stored, refused, job = store_files(
+        ctx, case, files, case.shots, casefiles.MAX_SHOTS_PER_CASE, "screenshots", "uploaded",
+        lambda folder, name, f: casefiles.store_upload(folder, ctx.desk.cfg.tmp_dir, name, f),
+        lambda s: Shot(file=s.rel, original_name=s.original))
+    return json_response({"ok": not refused, "stored": stored, "refused": refused, "job": job},
+                         status=200 if stored or not refused else 400)
+
+
+def store_files(ctx: Ctx, case: Case, files: list, rows: list, most: int, what: str,
+                action: str, store, make_row) -> tuple[list[str], list[dict], int | None]:
+    """Store each upload with `store(folder, name, file)` (InputError: refused, one line)
+    and add `make_row(stored)` to `rows`, at most `most` of them; audit both lists, rewrite
+    case.toml and queue a check. Returns (stored names, refused {file, error}, check job).
+    A file stored for a change that is not committed is removed again (ctx.undo)."""
     folder = ctx.desk.cfg.case_dir(case.folder)
     stored, refused = [], []
     for f in files:
         name = (f.filename or "pasted image")[:200]
-        if len(stored) >= room:
-            refused.append({"file": name, "error": f"the case already holds "
-                                                   f"{casefiles.MAX_SHOTS_PER_CASE} screenshots"})
+        if len(rows) >= most:
+            refused.append({"file": name, "error": f"the case already holds {most} {what}"})
             continue
         try:
-            s = casefiles.store_upload(folder, ctx.desk.cfg.tmp_dir, name, f.file)
+            s = store(folder, name, f.file)
         except InputError as e:
             refused.append({"file": name, "error": e.message})
             continue
-        case.shots.append(Shot(file=s.rel, original_name=s.original))
-        ctx.undo.append(lambda rel=s.rel: casefiles.remove_shot_file(folder, rel))
+        rows.append(make_row(s))
+        ctx.undo.append(lambda rel=s.rel: casefiles.remove_file(folder, rel))
         stored.append(name)
     job = None
     if stored:
         _touch(case)
-        ctx.audit(case, "uploaded", ", ".join(stored))
+        ctx.audit(case, action, ", ".join(stored))
         _sync(ctx, case)
-        job = ctx.submit("check", case)
+        job = ctx.submit("check", case)  # the checklist reads documents' text too
     if refused:
         ctx.audit(case, "upload refused", "; ".join(f"{r['file']}: {r['error']}" for r in refused))
-    return json_response({"ok": not refused, "stored": stored, "refused": refused, "job": job},
-                         status=200 if stored or not refused else 400)
+    return stored, refused, job
 
 
 def _shot(ctx: Ctx, case: Case) -> Shot:
@@ -182,17 +222,37 @@ def shot_edit(ctx: Ctx):
     if kind not in KINDS:
         raise HttpError(400, f"kind must be one of {', '.join(KINDS)}")
     new = {"note": ctx.get("note")[:2000], "highlight": ctx.get("highlight")[:300], "kind": kind,
-           "manual_date": _date(ctx.get("manual_date"), "date")}
-    changed = [k for k, v in new.items() if getattr(shot, k) != v]
-    if changed:
-        for k in changed:
-            setattr(shot, k, new[k])
-        _touch(case)
-        ctx.audit(case, "screenshot edited", f"{shot.original_name}: " + ", ".join(
-            f"{k} = {new[k]!s}" for k in changed))
-        _sync(ctx, case)
-        ctx.submit("check", case)
+           "manual_date": _date(ctx.get("manual_date"), "date"),
+           "proves": proves_field(ctx, case)}
+    apply_edit(ctx, case, shot, new, "screenshot edited", shot.original_name)
     return ctx.redirect(f"/cases/{case.id}#shot-{shot.id}")
+
+
+def apply_edit(ctx: Ctx, case: Case, row, new: dict, action: str, name: str) -> None:
+    """Set the fields of a screenshot or document row that changed; audit them
+    (`note = …, proves = delivery approval`, one line), rewrite case.toml, check again."""
+    changed = [k for k, v in new.items() if getattr(row, k) != v]
+    if not changed:
+        return
+    for k in changed:
+        setattr(row, k, new[k])
+    _touch(case)
+    ctx.audit(case, action, f"{name}: " + ", ".join(
+        f"{k} = " + " ".join(str(new[k]).split()) for k in changed))
+    _sync(ctx, case)
+    ctx.submit("check", case)
+
+
+def remove_row(ctx: Ctx, case: Case, rows: list, row, action: str, name: str) -> None:
+    """Remove a screenshot or document: its file first, so a crash between the two steps
+    leaves a case.toml naming a missing file (a loud error), never a removed exhibit
+    quietly back in the package (the build reads screenshots/ and documents/ whole)."""
+    casefiles.remove_file(ctx.desk.cfg.case_dir(case.folder), row.file)
+    rows.remove(row)
+    _touch(case)
+    ctx.audit(case, action, name)
+    _sync(ctx, case)
+    ctx.submit("check", case)
 
 
 def shot_delete(ctx: Ctx):
@@ -200,15 +260,7 @@ def shot_delete(ctx: Ctx):
     _editable(case)
     shot = _shot(ctx, case)
     ctx.check_version(shot.version, "screenshot")
-    # the file goes first: every image under screenshots/ is evidence, so a crash between
-    # the two steps must leave a case.toml naming a missing file (a loud error), never a
-    # removed screenshot quietly back in the package
-    casefiles.remove_shot_file(ctx.desk.cfg.case_dir(case.folder), shot.file)
-    case.shots.remove(shot)
-    _touch(case)
-    ctx.audit(case, "screenshot removed", shot.original_name)
-    _sync(ctx, case)
-    ctx.submit("check", case)
+    remove_row(ctx, case, case.shots, shot, "screenshot removed", shot.original_name)
     return ctx.redirect(f"/cases/{case.id}")
 
 
@@ -295,7 +347,7 @@ def export(ctx: Ctx):
     folder = ctx.desk.cfg.case_dir(case.folder)
     tmp = tempfile.NamedTemporaryFile(dir=ctx.desk.cfg.tmp_dir, suffix=".zip", delete=False)
     tmp.close()
-    casefiles.export_zip(folder, Path(tmp.name))
+    casefiles.export_zip(folder, Path(tmp.name), [d.file for d in case.documents])
     return FileResponse(tmp.name, media_type="application/zip", filename=f"{case.folder}.zip",
                         background=BackgroundTask(Path(tmp.name).unlink, missing_ok=True))
 
