@@ -49,12 +49,12 @@ from typing import Callable, Iterable
 import pikepdf
 from pikepdf import Name
 
-from . import presets
-from .errors import CaseError, EvidenceError, ExitCode, PackageError, one_line
-from .imageio import sniff
-from .manifest import INFO_PREFIX, MANIFEST_NAME, content_digests_from_pdf, digests_from_pdf
-from .manifest_schema import manifest_problem
-from .units import format_size
+from .. import presets
+from ..errors import CaseError, EvidenceError, ExitCode, PackageError, one_line
+from ..imageio import sniff
+from ..manifest import INFO_PREFIX, MANIFEST_NAME, content_digests_from_pdf, digests_from_pdf
+from .schema import manifest_problem
+from ..units import format_size
 
 # --- limits on what we read ----------------------------------------------------------
 
@@ -242,7 +242,7 @@ def validate(paths: Iterable[Path | str], options: ValidateOptions | None = None
         _preset(options.processor)  # an unknown processor is a usage error, raised now
     case = None
     if options.case_dir is not None:
-        from .case import load_case
+        from ..case import load_case
         case = load_case(options.case_dir)
     inspected = [_inspect(p, options, case, paths) for p in paths]
     _group_totals([r for r, _ in inspected])
@@ -967,7 +967,7 @@ def _when(e: dict) -> dt.datetime | None:
 
 def _far_dates(exhibits: list[dict]) -> list[str]:
     """Exhibits dated far outside the case's other dates, unless dated by hand."""
-    from .dates.span import outliers
+    from ..dates.span import outliers
 
     dated = [(k, t) for k, e in enumerate(exhibits) if (t := _when(e)) is not None
              and e.get("kind", "conversation") in ("conversation", "site")]  # not documents
@@ -1076,7 +1076,7 @@ def _required(e: dict, key: str) -> bool:
 # --- limits --------------------------------------------------------------------------
 
 def _preset(name: str):
-    from .presets import get_preset
+    from ..presets import get_preset
     return get_preset(name)
 
 
@@ -1211,8 +1211,8 @@ def _check_active(scan: _Scan, manifest_spec) -> Check:
 # --- case ----------------------------------------------------------------------------
 
 def _check_case(manifest: dict | None, case, all_paths: list[Path]) -> Check:
-    from . import ingest
-    from .imageio import sha256_file
+    from .. import ingest
+    from ..imageio import sha256_file
 
     if manifest is None:
         return Check("case", "warn", f"no manifest to compare with the case {case.root}")
@@ -1386,9 +1386,9 @@ def _not_rendered(report: PackageReport) -> None:
 
 
 def _deep(inspected: list[tuple[PackageReport, _Ctx]], options: ValidateOptions, case) -> None:
-    from .errors import InputError
-    from .fields import check_fields, find_dates
-    from .ocr import run_ocr
+    from ..errors import InputError
+    from ..fields import check_fields, find_dates
+    from ..ocr import run_ocr
 
     with tempfile.TemporaryDirectory(prefix="evidence-validate-") as tmp:
         folder = Path(tmp)
@@ -1498,7 +1498,7 @@ def _apply_deep(report: PackageReport, ctx: _Ctx, per_page: dict, check_fields, 
 def _check_card_numbers(per_page: dict) -> Check:
     """--deep: no page may still show a full card number (processors refuse them). What
     is reported names the page and the last four digits, never the number."""
-    from .redact import find_redactions
+    from ..redact import find_redactions
 
     findings, pages = [], []
     for page_no, lines in sorted(per_page.items()):

@@ -13,9 +13,9 @@ import datetime as dt
 from html import escape
 from pathlib import Path
 
-from .output import atomic_write_bytes
-from .units import format_size
-from .validate import Check, PackageReport, PageFinding, ValidationReport
+from ..output import atomic_write_bytes
+from ..units import format_size
+from . import Check, PackageReport, PageFinding, ValidationReport
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
