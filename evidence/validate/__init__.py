@@ -44,39 +44,30 @@ import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import pikepdf
 from pikepdf import Name
 
 from .. import presets
-from ..errors import CaseError, EvidenceError, ExitCode, PackageError, one_line
+from ..errors import CaseError, EvidenceError, PackageError
 from ..imageio import sniff
 from ..manifest import INFO_PREFIX, MANIFEST_NAME, content_digests_from_pdf, digests_from_pdf
-from .schema import manifest_problem
 from ..units import format_size
+from .bounds import (MAX_FILE_BYTES, MAX_MANIFEST_BYTES, MAX_NODES, MAX_OTHER_FILTER_RAW,
+                     MAX_PAGES, MAX_RENDER_PIXELS, MAX_STREAM_OUT, MAX_THUMBNAILS,
+                     MAX_TOTAL_OUT, MAX_TREE_DEPTH, MAX_XMP_BYTES)
+from .common import dispute, first_line, int_or_none, list_of_dicts, str_or_none
+from .results import (CHECK_IDS, Check, PackageReport, PageFinding, ValidateOptions,
+                      ValidationReport)
+from .schema import manifest_problem
 
-# --- limits on what we read ----------------------------------------------------------
-
-MAX_FILE_BYTES = 200 * 10**6  # no processor takes more than 50 MB; refuse before parsing
-MAX_PAGES = 10_000  # processors cap at 100; a page tree larger than this is refused
-MAX_TREE_DEPTH = 64  # real page trees are a few levels deep
-MAX_NODES = 100_000  # objects walked from the trailer (a package has ~10 per page)
-MAX_STREAM_OUT = 256 * 2**20  # bytes one Flate stream may inflate to
-MAX_TOTAL_OUT = 1024 * 2**20  # bytes all Flate streams of a file may inflate to
-MAX_MANIFEST_BYTES = 16 * 2**20
-MAX_XMP_BYTES = 4 * 2**20
-MAX_OTHER_FILTER_RAW = 64 * 2**10  # non-Flate streams we decode through qpdf at most
-MAX_RENDER_PIXELS = 40_000_000  # one rendered page for OCR
-MAX_THUMBNAILS = 200
 THUMB_WIDTH = 170  # px, thumbnails in the HTML report
 DEEP_MIN_DPI = 150  # layout draws text at >= 10 pt: >= ~21 px rendered
 DEEP_MAX_DPI = 400
 DEADLINE_WARN_DAYS = 3
 DEFAULT_MAX_BYTES, DEFAULT_MAX_PAGES = presets.DEFAULT_MAX_BYTES, presets.DEFAULT_MAX_PAGES
 
-CHECK_IDS = ("readable", "limits", "active-content", "manifest", "order", "fields", "case",
-             "deadline")
 
 # Actions that run something, reach outside the document or submit data.
 _DANGEROUS_ACTIONS = {
@@ -91,140 +82,6 @@ _MEDIA_ANNOTS = {"/FileAttachment": "file attachment annotation",
                  "/RichMedia": "rich media annotation", "/Screen": "screen (media) annotation",
                  "/Movie": "movie annotation", "/Sound": "sound annotation",
                  "/3D": "3D annotation"}
-
-
-# --- results -------------------------------------------------------------------------
-
-@dataclass
-class Check:
-    """One check's verdict. `status`: pass, warn (does not fail the package), fail, skip."""
-
-    id: str
-    status: str
-    detail: str
-    findings: list[str] = field(default_factory=list)  # one line per thing found
-    pages: list[int] = field(default_factory=list)  # pages it names (1-based)
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("pass", "skip")
-
-    @property
-    def level(self) -> str:
-        """How serious the check is when not ok."""
-        return "warning" if self.status in ("warn", "skip") else "error"
-
-    def to_json(self) -> dict:
-        return {"id": self.id, "ok": self.ok, "level": self.level, "status": self.status,
-                "detail": self.detail, "findings": list(self.findings), "pages": list(self.pages)}
-
-
-@dataclass
-class PageFinding:
-    page: int
-    exhibit: int | None = None
-    part: int | None = None
-    parts: int | None = None
-    source: str | None = None
-    kind: str | None = None
-    image: str = "-"  # cover | ok | changed | moved | added | no image | -
-    date: str | None = None
-    name: bool | None = None
-    email: bool | None = None
-    ocr: bool = False  # date/name/email come from OCR of the rendered page (--deep)
-    date_source: str | None = None  # where the exhibit's time came from (manifest `when`)
-    problems: list[str] = field(default_factory=list)
-    thumbnail: bytes | None = None  # PNG, for the HTML report
-
-    def to_json(self) -> dict:
-        return {"page": self.page, "exhibit": self.exhibit, "source": self.source,
-                "date": self.date, "name": self.name, "email": self.email,
-                "part": self.part, "parts": self.parts, "kind": self.kind, "image": self.image,
-                "ocr": self.ocr, "problems": list(self.problems)}
-
-
-@dataclass
-class PackageReport:
-    file: Path
-    checks: list[Check] = field(default_factory=list)
-    pages: list[PageFinding] = field(default_factory=list)
-    size: int | None = None
-    page_count: int | None = None
-    manifest: dict | None = None
-    unreadable: bool = False
-    processor: str | None = None  # the preset the limits came from
-    dispute_id: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.unreadable and all(c.ok or c.level == "warning" for c in self.checks)
-
-    def check(self, check_id: str) -> Check | None:
-        return next((c for c in self.checks if c.id == check_id), None)
-
-    @property
-    def errors(self) -> list[Check]:
-        return [c for c in self.checks if not c.ok and c.level == "error"]
-
-    @property
-    def warnings(self) -> list[Check]:
-        return [c for c in self.checks if not c.ok and c.level == "warning"]
-
-    def summary(self) -> str:
-        if self.unreadable:
-            c = self.check("readable")
-            return one_line(f"{self.file}: UNREADABLE ({c.detail if c else 'cannot be read'})")
-        verdict = "PASS" if self.ok else "FAIL"
-        parts = []
-        if self.errors:
-            parts.append(f"{len(self.errors)} failed: " + ", ".join(c.id for c in self.errors))
-        if self.warnings:
-            parts.append(f"{len(self.warnings)} warning(s): " + ", ".join(c.id for c in self.warnings))
-        extra = f" ({'; '.join(parts)})" if parts else ""
-        pages = f", {self.page_count} pages" if self.page_count is not None else ""
-        size = f", {format_size(self.size)}" if self.size is not None else ""
-        return one_line(f"{self.file}: {verdict}{extra}{pages}{size}")
-
-    def to_json(self) -> dict:
-        return {"file": str(self.file), "ok": self.ok, "unreadable": self.unreadable,
-                "bytes": self.size, "page_count": self.page_count,
-                "built_by_evidence": self.manifest is not None,
-                "checks": [c.to_json() for c in self.checks],
-                "pages": [p.to_json() for p in self.pages]}
-
-
-@dataclass
-class ValidationReport:
-    packages: list[PackageReport]
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.packages) and all(p.ok for p in self.packages)
-
-    @property
-    def exit_code(self) -> ExitCode:
-        if any(p.unreadable for p in self.packages):
-            return ExitCode.bad_input
-        return ExitCode.ok if self.ok else ExitCode.check_failed
-
-    def to_json(self) -> dict:
-        return {"ok": self.ok, "packages": [p.to_json() for p in self.packages]}
-
-
-@dataclass
-class ValidateOptions:
-    processor: str | None = None
-    max_size: int | None = None
-    max_pages: int | None = None
-    case_dir: Path | None = None
-    deep: bool = False
-    client_name: str | None = None
-    client_email: str | None = None
-    engine: str = "rapidocr"
-    workers: int | None = None  # OCR worker processes (default: one per core)
-    today: dt.date | None = None  # for the deadline (default: the local date)
-    thumbnails: bool = False  # render page thumbnails (for the HTML report)
-    progress: Callable[[int, int], None] | None = None  # OCR progress, as run_ocr
 
 
 class _Unreadable(Exception):
@@ -298,14 +155,8 @@ def _inspect(path: Path, options: ValidateOptions, case, all_paths: list[Path]
         report.unreadable = True
         report.checks = [c for c in report.checks if c.id != "readable"]
         report.checks.insert(0, Check("readable", "fail",
-                                      f"cannot be read: {_one_line(e) or type(e).__name__}"))
+                                      f"cannot be read: {first_line(e) or type(e).__name__}"))
     return report, ctx
-
-
-def _one_line(e: BaseException | str) -> str:
-    text = str(e).strip().splitlines()
-    line = text[0] if text else ""
-    return line if len(line) <= 300 else line[:299] + "…"
 
 
 def _inspect_file(path: Path, report: PackageReport, ctx: _Ctx, options: ValidateOptions,
@@ -341,7 +192,7 @@ def _inspect_file(path: Path, report: PackageReport, ctx: _Ctx, options: Validat
         raise _Unreadable("encrypted: it needs a password to open "
                           "(processors refuse encrypted PDFs)") from None
     except (pikepdf.PdfError, RuntimeError, ValueError, OSError) as e:
-        raise _Unreadable(f"not a readable PDF: {_strip_file(_one_line(e), path)}") from None
+        raise _Unreadable(f"not a readable PDF: {_strip_file(first_line(e), path)}") from None
     with pdf:
         _inspect_pdf(pdf, path, report, ctx, options, case, all_paths)
 
@@ -367,7 +218,7 @@ def _inspect_pdf(pdf: pikepdf.Pdf, path: Path, report: PackageReport, ctx: _Ctx,
     if manifest is not None and (bad := manifest_problem(manifest, n)) is not None:
         manifest, manifest_error = None, f"the manifest is damaged: {bad}"  # trust none of it
     digests = digests_from_pdf(pdf)
-    warnings = [_strip_file(_one_line(w), path) for w in pdf.get_warnings() if w]
+    warnings = [_strip_file(first_line(w), path) for w in pdf.get_warnings() if w]
     if warnings:
         more = f" (+{len(warnings) - 2} more)" if len(warnings) > 2 else ""
         problems.insert(0, f"repaired while reading: {'; '.join(warnings[:2])}{more}")
@@ -389,9 +240,9 @@ def _inspect_pdf(pdf: pikepdf.Pdf, path: Path, report: PackageReport, ctx: _Ctx,
                                    f"PDF {pdf.pdf_version}, {n} page(s), opens without repair"))
 
     report.manifest = manifest
-    preset_name = options.processor or _dispute(manifest).get("processor") or (
+    preset_name = options.processor or dispute(manifest).get("processor") or (
         case.dispute.processor if case is not None else None)
-    report.dispute_id = _str_or_none(_dispute(manifest).get("id")) or (
+    report.dispute_id = str_or_none(dispute(manifest).get("id")) or (
         case.dispute.id if case is not None else None)
     report.checks.append(_check_limits(pdf, report, options, preset_name, scan))
     report.checks.append(_check_active(scan, manifest_spec))
@@ -471,16 +322,6 @@ def _strip_file(text: str, path: Path) -> str:
     if text.startswith(str(path)):
         return text[len(str(path)):].lstrip(", :")
     return text
-
-
-def _str_or_none(v) -> str | None:
-    return v if isinstance(v, str) and v else None
-
-
-def _dispute(manifest: dict | None) -> dict:
-    case = manifest.get("case") if isinstance(manifest, dict) else None
-    d = case.get("dispute") if isinstance(case, dict) else None
-    return d if isinstance(d, dict) else {}
 
 
 # --- readable: page tree -------------------------------------------------------------
@@ -658,7 +499,7 @@ class _Scan:
         try:
             raw = stream.read_raw_bytes()
         except (pikepdf.PdfError, RuntimeError, ValueError) as e:
-            self.damage.append(f"object {owner[0] if owner else '?'}: stream cannot be read: {_one_line(e)}")
+            self.damage.append(f"object {owner[0] if owner else '?'}: stream cannot be read: {first_line(e)}")
             return
         if not raw.strip():
             return  # an empty stream is empty whatever its filter says
@@ -797,7 +638,7 @@ def _read_manifest(pdf: pikepdf.Pdf, scan: _Scan) -> tuple[dict | None, str | No
     try:
         value = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as e:
-        return None, f"the manifest is not valid JSON: {_one_line(e)}", spec
+        return None, f"the manifest is not valid JSON: {first_line(e)}", spec
     if not isinstance(value, dict):
         return None, "the manifest is not a JSON object", spec
     if value.get("tool") != "evidence":
@@ -805,35 +646,27 @@ def _read_manifest(pdf: pikepdf.Pdf, scan: _Scan) -> tuple[dict | None, str | No
     return value, None, spec
 
 
-def _list_of_dicts(v) -> list[dict]:
-    return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
-
-
-def _int(v) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-
 def _label(row: dict) -> str:
-    ex = _int(row.get("exhibit"))
+    ex = int_or_none(row.get("exhibit"))
     src = row.get("source") if isinstance(row.get("source"), str) else "?"
-    parts = _int(row.get("parts")) or 1
-    part = f", part {_int(row.get('part'))}/{parts}" if parts > 1 and _int(row.get("part")) else ""
+    parts = int_or_none(row.get("parts")) or 1
+    part = f", part {int_or_none(row.get('part'))}/{parts}" if parts > 1 and int_or_none(row.get("part")) else ""
     return f"exhibit {ex if ex is not None else '?'}, {src}{part}"
 
 
 def _check_manifest(manifest: dict, digests: list[str | None], report: PackageReport,
                     content: list[str | None] | None = None) -> Check:
-    rows = _list_of_dicts(manifest.get("pages"))
-    cover = _int(manifest.get("cover_pages"))
-    count = _int(manifest.get("page_count"))
-    exhibits = {_int(e.get("exhibit")): e for e in _list_of_dicts(manifest.get("exhibits"))}
+    rows = list_of_dicts(manifest.get("pages"))
+    cover = int_or_none(manifest.get("cover_pages"))
+    count = int_or_none(manifest.get("page_count"))
+    exhibits = {int_or_none(e.get("exhibit")): e for e in list_of_dicts(manifest.get("exhibits"))}
     if cover is None or count is None or not rows:
         return Check("manifest", "fail", "the manifest has no page list (cover_pages, page_count, "
                      "pages): the pages cannot be checked")
     findings: list[str] = []
     named: set[int] = set()
-    rows = sorted(rows, key=lambda r: _int(r.get("page")) or 0)
-    if [_int(r.get("page")) for r in rows] != list(range(cover + 1, cover + len(rows) + 1)) \
+    rows = sorted(rows, key=lambda r: int_or_none(r.get("page")) or 0)
+    if [int_or_none(r.get("page")) for r in rows] != list(range(cover + 1, cover + len(rows) + 1)) \
             or count != cover + len(rows):
         findings.append("the manifest's page list is inconsistent (page numbers or page_count)")
     n = len(digests)
@@ -851,13 +684,13 @@ def _check_manifest(manifest: dict, digests: list[str | None], report: PackageRe
             f.image = "cover" if digests[i] is None else "added"
         elif i < m:
             r = rows[i - cover]
-            f.exhibit, f.source = _int(r.get("exhibit")), _str_or_none(r.get("source"))
-            f.part, f.parts = _int(r.get("part")), _int(r.get("parts"))
+            f.exhibit, f.source = int_or_none(r.get("exhibit")), str_or_none(r.get("source"))
+            f.part, f.parts = int_or_none(r.get("part")), int_or_none(r.get("parts"))
             e = exhibits.get(f.exhibit) or {}
-            f.kind = _str_or_none(e.get("kind"))
-            f.date = _str_or_none(e.get("date_text"))
+            f.kind = str_or_none(e.get("kind"))
+            f.date = str_or_none(e.get("date_text"))
             w = e.get("when")
-            f.date_source = _str_or_none(w.get("source")) if isinstance(w, dict) else None
+            f.date_source = str_or_none(w.get("source")) if isinstance(w, dict) else None
             f.name = None if f.kind == "site" else _found(e, "name")
             f.email = None if f.kind == "site" else _found(e, "email")
 
@@ -933,7 +766,7 @@ def _check_manifest(manifest: dict, digests: list[str | None], report: PackageRe
             mark(j, "added", "not in the manifest")
     for ex, e in exhibits.items():  # the exhibit and page lists must agree
         listed = e.get("pages")
-        rows_of = [_int(r.get("page")) for r in rows if _int(r.get("exhibit")) == ex]
+        rows_of = [int_or_none(r.get("page")) for r in rows if int_or_none(r.get("exhibit")) == ex]
         if isinstance(listed, list) and listed != rows_of:
             findings.append(f"exhibit {ex}: the manifest's exhibit and page lists disagree")
     contents = manifest.get("page_content_sha256")
@@ -950,7 +783,7 @@ def _check_manifest(manifest: dict, digests: list[str | None], report: PackageRe
                      findings=findings, pages=sorted(named))
     return Check("manifest", "pass", f"{len(rows)} exhibit page(s) match the manifest's image "
                  f"digests; {cover} cover page(s); built "
-                 f"{_str_or_none(manifest.get('built_at')) or '?'}")
+                 f"{str_or_none(manifest.get('built_at')) or '?'}")
 
 
 def _when(e: dict) -> dt.datetime | None:
@@ -983,8 +816,8 @@ def _far_dates(exhibits: list[dict]) -> list[str]:
 
 
 def _check_order(manifest: dict) -> Check:
-    exhibits = sorted(_list_of_dicts(manifest.get("exhibits")),
-                      key=lambda e: _int(e.get("exhibit")) or 0)
+    exhibits = sorted(list_of_dicts(manifest.get("exhibits")),
+                      key=lambda e: int_or_none(e.get("exhibit")) or 0)
     if not exhibits:
         return Check("order", "fail", "the manifest lists no exhibits")
     findings, pages = [], []
@@ -1041,7 +874,7 @@ def _found(e: dict, key: str) -> bool:
 
 def _check_fields(manifest: dict) -> Check:
     findings, pages = [], []
-    exhibits = _list_of_dicts(manifest.get("exhibits"))
+    exhibits = list_of_dicts(manifest.get("exhibits"))
     for e in exhibits:
         missing = [k for k in ("date", "name", "email") if _required(e, k) and not _found(e, k)]
         if missing:
@@ -1222,10 +1055,10 @@ def _check_case(manifest: dict | None, case, all_paths: list[Path]) -> Check:
             (case.client.name, case.client.email):
         findings.append(f"the package is for {client.get('name')} <{client.get('email')}>, the case "
                         f"for {case.client.name} <{case.client.email}>")
-    dispute_id = _str_or_none(_dispute(manifest).get("id"))
+    dispute_id = str_or_none(dispute(manifest).get("id"))
     if dispute_id and case.dispute.id and dispute_id != case.dispute.id:
         findings.append(f"the package is for dispute {dispute_id}, the case for {case.dispute.id}")
-    exhibits = _list_of_dicts(manifest.get("exhibits"))
+    exhibits = list_of_dicts(manifest.get("exhibits"))
     in_package = set()
     for e in exhibits:
         src = e.get("source")
@@ -1247,7 +1080,7 @@ def _check_case(manifest: dict | None, case, all_paths: list[Path]) -> Check:
             findings.append(f"{where}: the source was changed after the build (SHA-256 differs)")
             if first:
                 pages.append(first)
-    left_out = {x.get("source") for x in _list_of_dicts(manifest.get("left_out"))}
+    left_out = {x.get("source") for x in list_of_dicts(manifest.get("left_out"))}
     found = ingest.discover(case, exclude=set(all_paths))
     missing = [s.rel for s in found.screenshots if s.rel not in in_package and s.rel not in left_out]
     for rel in missing:
@@ -1265,7 +1098,7 @@ def _check_case(manifest: dict | None, case, all_paths: list[Path]) -> Check:
 
 def _check_deadline(manifest: dict | None, case, today: dt.date | None) -> Check | None:
     today = today or dt.date.today()
-    raw = _dispute(manifest).get("respond_by") if manifest is not None else None
+    raw = dispute(manifest).get("respond_by") if manifest is not None else None
     respond_by: dt.date | None = None
     if manifest is not None and raw is not None:
         try:
@@ -1298,8 +1131,8 @@ def _client_for(options: ValidateOptions, case, manifest: dict | None) -> tuple[
     if manifest is not None:
         c = (manifest.get("case") or {}).get("client") if isinstance(manifest.get("case"), dict) else None
         if isinstance(c, dict):
-            name = name or _str_or_none(c.get("name"))
-            email = email or _str_or_none(c.get("email"))
+            name = name or str_or_none(c.get("name"))
+            email = email or str_or_none(c.get("email"))
     if name and email:
         return name, email
     return None
@@ -1310,7 +1143,7 @@ def _deep_plan(report: PackageReport, manifest: dict | None) -> list[tuple[int, 
     package built by evidence (cropped: the header repeats the date), every page of a
     foreign one (whole)."""
     if manifest is not None:  # a document's pages carry their own text: nothing to OCR
-        documents = {_int(e.get("exhibit")) for e in _list_of_dicts(manifest.get("exhibits"))
+        documents = {int_or_none(e.get("exhibit")) for e in list_of_dicts(manifest.get("exhibits"))
                      if e.get("document") is True}
         return [(p.page, True) for p in report.pages
                 if p.exhibit is not None and p.exhibit not in documents]
@@ -1327,7 +1160,7 @@ def _render_for_ocr(pdf_path: Path, plan: list[tuple[int, bool]], folder: Path, 
     try:
         doc = pdfium.PdfDocument(str(pdf_path))
     except (pdfium.PdfiumError, OSError, ValueError) as e:
-        return {page: f"cannot be rendered: {_one_line(e)}" for page, _ in plan}
+        return {page: f"cannot be rendered: {first_line(e)}" for page, _ in plan}
     try:
         for page_no, crop_to_image in plan:
             try:
@@ -1361,7 +1194,7 @@ def _render_for_ocr(pdf_path: Path, plan: list[tuple[int, bool]], folder: Path, 
                 out[page_no] = (target, hashlib.sha256(data).hexdigest())
                 page.close()
             except (pdfium.PdfiumError, ValueError, OSError, MemoryError) as e:
-                out[page_no] = f"cannot be rendered: {_one_line(e)}"
+                out[page_no] = f"cannot be rendered: {first_line(e)}"
     finally:
         doc.close()
     return out
@@ -1421,7 +1254,7 @@ def _deep(inspected: list[tuple[PackageReport, _Ctx]], options: ValidateOptions,
 
 def _apply_deep(report: PackageReport, ctx: _Ctx, per_page: dict, check_fields, find_dates) -> None:
     client = ctx.client
-    exhibits = {_int(e.get("exhibit")): e for e in _list_of_dicts((report.manifest or {}).get("exhibits"))}
+    exhibits = {int_or_none(e.get("exhibit")): e for e in list_of_dicts((report.manifest or {}).get("exhibits"))}
     findings: list[str] = []
     pages: list[int] = []
     by_exhibit: dict[int, dict] = {}
