@@ -57,6 +57,7 @@ import pikepdf
 from ..errors import EvidenceError, PackageError
 from ..manifest import digests_from_pdf
 from . import read
+# the bounds, caps and results are also imported from here (evidence.validate.X)
 from .active import check_active
 from .bounds import (MAX_FILE_BYTES, MAX_MANIFEST_BYTES, MAX_NODES, MAX_OTHER_FILTER_RAW,
                      MAX_PAGES, MAX_RENDER_PIXELS, MAX_STREAM_OUT, MAX_THUMBNAILS,

@@ -15,13 +15,16 @@ from .results import Check, PackageReport, ValidateOptions
 
 @dataclass
 class DeepPlan:
-    """What the later (batched) stages need about one package."""
+    """What --deep needs about one package, decided while it is inspected (the OCR runs
+    later, batched over every package)."""
 
     deep_pages: list[tuple[int, bool]] = field(default_factory=list)  # (page, crop to image)
     client: tuple[str, str] | None = None
 
 
 def client_for(options: ValidateOptions, case, manifest: dict | None) -> tuple[str, str] | None:
+    """The client name and email to look for: the options', else the case's, else the
+    manifest's; None unless both are known."""
     name, email = options.client_name, options.client_email
     if case is not None:
         name, email = name or case.client.name, email or case.client.email
