@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from evidence import pipeline  # noqa: E402
 from evidence.imageio import sha256_file  # noqa: E402
 from evidence.ocr import default_workers, run_ocr  # noqa: E402
-from evidence.validate import ValidateOptions, _render_for_ocr, validate  # noqa: E402
+from evidence.validate import ValidateOptions, validate  # noqa: E402
+from evidence.validate.render import render_for_ocr  # noqa: E402
 from fixtures.generate import phone_series  # noqa: E402
 
 TODAY = dt.date(2024, 11, 1)
@@ -75,7 +76,7 @@ def time_render(package: Path, pages: list[int]) -> tuple[float, int]:
     """Rendering alone (the part of --deep that OCR of screenshots does not have)."""
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        out = _render_for_ocr(package, [(p, True) for p in pages], Path(tmp), "b")
+        out = render_for_ocr(package, [(p, True) for p in pages], Path(tmp), "b")
         elapsed = time.perf_counter() - t
         pixels = 0
         from PIL import Image

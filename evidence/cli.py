@@ -391,7 +391,7 @@ def validate_command(packages, processor, max_size, max_pages, case_dir, deep, a
                            progress=Progress() if deep else None)
     result = validate(packages, opts)
     if html_path is not None:
-        from .validate_html import write_html
+        from .validate.html import write_html
         write_html(html_path, result)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))

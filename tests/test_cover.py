@@ -14,7 +14,7 @@ from evidence import annotate
 from evidence.assemble import CoverInfo, ExhibitPage, assemble
 from evidence.cover import Wording, short_reason, wrap_name
 from evidence.validate import Check, PackageReport, PageFinding, ValidationReport
-from evidence.validate_html import render_html
+from evidence.validate.html import render_html
 from test_assemble import chat, exhibit_pages, jpeg
 
 NO_DISPUTE = CoverInfo("Jane Cooper", "jane.cooper@example.com", "", "", "", "")

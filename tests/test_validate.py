@@ -27,7 +27,7 @@ from evidence.cli import cli
 from evidence.errors import CaseError, EvidenceError
 from evidence.manifest import MANIFEST_NAME, image_stream_digests, read_manifest
 from evidence.validate import CHECK_IDS, ValidateOptions, validate
-from evidence.validate_html import render_html
+from evidence.validate.html import render_html
 from fixtures.generate import phone_series
 
 TODAY = dt.date(2024, 11, 1)  # the fixture dispute's respond-by date is 2024-11-15

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import jsonschema
 
-from .errors import one_line
+from ..errors import one_line
 
 # A package may have lost pages since the build (the manifest check names them); beyond
 # this many pages more than the file holds, the manifest's claim is not believable.
