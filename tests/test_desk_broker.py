@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 pytest.importorskip("celery", reason='needs the workers extra: pip install ".[workers]"')
@@ -28,7 +28,8 @@ from evidence.desk.app import create_app  # noqa: E402
 from evidence.desk.casefiles import PACKAGE  # noqa: E402
 from evidence.desk.config import DeskConfig  # noqa: E402
 from evidence.desk.jobs import LocalRunner, job_status  # noqa: E402
-from evidence.desk.models import Case, Job  # noqa: E402
+from evidence.desk.live import LiveRows  # noqa: E402
+from evidence.desk.models import Case, Job, ShotCheck  # noqa: E402
 
 SHOTS = [SAMPLE / "screenshots" / n for n in ("IMG_4471.png", "IMG_4480.png", "IMG_4502.png")]
 WORKER = "wa@test"
@@ -48,7 +49,7 @@ def test_serve_with_an_unreachable_broker_says_so_in_one_line():
     assert "Traceback" not in r.stderr and r.stdout == ""
 
 
-def test_desk_jobs_run_on_the_worker(tmp_path):
+def test_desk_jobs_run_on_the_worker(tmp_path, monkeypatch):
     cluster = Cluster(tmp_path, workers=("wa",), visibility_timeout=30)
     try:
         cfg = DeskConfig(cluster.shared / "desk", broker=cluster.url)
@@ -67,7 +68,19 @@ def test_desk_jobs_run_on_the_worker(tmp_path):
             assert r.json()["stored"] == [p.name for p in SHOTS]
 
             mark = cluster.mark()
+            # each screenshot's row is written as its task's result comes back: the
+            # first one while the worker still reads the others
+            early: list[tuple[int, int]] = []  # (OCR tasks finished, rows written)
+
+            def spy(rows, path, outcome):
+                live_call(rows, path, outcome)
+                with cfg.db.session() as s:
+                    written = s.scalar(select(func.count()).select_from(ShotCheck))
+                early.append((len(cluster.task_lines("ocr", since=mark)), written))
+            live_call = LiveRows.__call__
+            monkeypatch.setattr(LiveRows, "__call__", spy)
             assert runner.run_all() == ["done"]  # the check queued by the upload
+            assert [n for _, n in early] == [1, 2, 3] and early[0][0] < 3, early
             with cfg.db.session() as s:
                 check = s.get(Job, runner_jobs(cfg, case_id, "check")[-1])
                 result = json.loads(check.result)

@@ -140,6 +140,20 @@ class Job(Base):
     worker: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
+class ShotCheck(Base):
+    """One screenshot's check, written by a running check job as soon as that screenshot's
+    OCR is in, so the case page shows it at once; the job's final result (dates settled
+    across the case, duplicates) replaces these rows when it ends."""
+    __tablename__ = "shot_checks"
+    # autoincrement: ids only grow (SQLite would reuse deleted ones), so a page asking for
+    # the rows after the last one it has never misses one
+    __table_args__ = (UniqueConstraint("job_id", "file"), {"sqlite_autoincrement": True})
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    file: Mapped[str] = mapped_column(String(300))  # as Shot.file
+    result: Mapped[str] = mapped_column(Text)  # ScreenshotCheck.to_json()
+
+
 class Audit(Base):
     __tablename__ = "audit"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

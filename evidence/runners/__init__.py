@@ -24,8 +24,9 @@ class Runner(Protocol):
     name: str
 
     def ocr(self, jobs: list[tuple[Path, str]], engine_name: str, *, cache, workers=None,
-            progress=None, settings=None) -> dict:
-        """Read (path, sha256) jobs: {path: OcrResult or InputError}, as run_ocr."""
+            progress=None, settings=None, on_result=None) -> dict:
+        """Read (path, sha256) jobs: {path: OcrResult or InputError}, as run_ocr;
+        `on_result(path, outcome)` as each one is in (what a live page shows)."""
 
     def build(self, case_dir: Path | str, options: "BuildOptions") -> "BuildResult":
         """Build one case's package, as pipeline.build."""

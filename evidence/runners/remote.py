@@ -120,11 +120,13 @@ class CeleryRunner:
     # --- the two runner functions -------------------------------------------------------
 
     def ocr(self, jobs, engine_name, *, cache, workers=None, progress=None, settings=None,
-            case: str = "-", rels: dict | None = None, use_cache: bool | None = None) -> dict:
+            case: str = "-", rels: dict | None = None, use_cache: bool | None = None,
+            on_result=None) -> dict:
         """run_ocr's contract, on the workers. Cache hits (when this process can see the
         cache) are not sent; each other distinct image is one task. `use_cache`: whether
         the workers use an OCR cache (default: whether `cache` is given; without one, a
-        worker uses its own `--cache-dir`)."""
+        worker uses its own `--cache-dir`). `on_result(path, outcome)`, if given, is
+        called as each screenshot's result comes back."""
         from ..ocr import ocr_key
         from ..ocr.base import OcrResult
 
@@ -152,6 +154,8 @@ class CeleryRunner:
                            cache_dir, cache is not None if use_cache is None else use_cache,
                            case, rel)
             sent[r.id] = (sha, paths)
+        for path, hit in list(results.items()) if on_result is not None else ():
+            on_result(path, hit)  # once the tasks are out: the workers start meanwhile
 
         def done(item, meta):
             sha, paths = item
@@ -173,6 +177,8 @@ class CeleryRunner:
             for p in paths:
                 results[p] = outcome if not isinstance(outcome, InputError) else InputError(
                     outcome.message, p)
+                if on_result is not None:
+                    on_result(p, results[p])
             if progress is not None:
                 progress(len(results), total)
 

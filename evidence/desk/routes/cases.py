@@ -18,6 +18,7 @@ from ...reasons import resolve_reason
 from .. import casefiles
 from ..casefiles import PACKAGE
 from ..jobs import job_status
+from ..live import status_rows
 from ..models import JOB_KINDS, Case, Document, Shot, utcnow
 from ..views import case_view, package_info, preview_png, thumbnail_jpeg
 from ..web import Ctx, HttpError, json_response, route
@@ -304,9 +305,13 @@ def case_status(ctx: Ctx):
     """What the page polls: active jobs and the case's version (reload when it changed)."""
     case = ctx.case(ctx.params["case_id"])
     view = case_view(ctx.db, ctx.desk.cfg, case)
+    after = ctx.request.query_params.get("after", "0")
+    rows = status_rows(ctx.desk.env, ctx.db, case, view["live_job"],
+                       int(after) if after.isdigit() else 0)
     return json_response({"version": case.version, "status": case.status,
                           "active": view["active"], "last_jobs": view["last_jobs"],
-                          "checked": len(view["results"]), "shots": len(case.shots)})
+                          "checked": len(view["results"]), "shots": len(case.shots),
+                          "rows": rows})
 
 
 def package(ctx: Ctx):
