@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 from . import security
 from .config import DeskConfig
 from .jobs import JobRunner, LocalRunner
+from .recover import recover
 from .routes import ROUTES
 from .web import HERE, Desk
 
@@ -53,6 +54,7 @@ def create_app(cfg: DeskConfig, runner: JobRunner | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app):
         cfg.db.migrate()
+        recover(cfg)  # what a killed server left half-done, before any request or job
         runner.start()
         try:
             yield
