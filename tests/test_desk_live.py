@@ -1,12 +1,14 @@
 """The desk while its jobs run, on SQLite and a real PostgreSQL: each screenshot's check
 is on the page (and in the status the page polls) as soon as that screenshot's OCR is
-done, while the job still runs; and the sign-in rate limit lives in the database.
+done, while the job still runs; and the sign-in rate limit lives in the database, so it
+holds across restarts and server processes.
 
 The OCR engine here is a fake that reads fixed lines and blocks on the second image
 until the test lets it go: what is checked is when rows appear, not what OCR reads (the
 real engine's flows are in test_desk_data, test_desk_broker and test_desk_browser)."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 import time
@@ -14,12 +16,14 @@ import uuid
 
 import pytest
 from PIL import Image, ImageDraw
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
 from desk_support import add_user
 from evidence.desk.app import create_app
-from evidence.desk.models import ShotCheck
+from evidence.desk.config import DeskConfig
+from evidence.desk.jobs import LocalRunner
+from evidence.desk.models import LoginAttempt, ShotCheck
 from evidence.ocr import ENGINES
 from evidence.ocr.base import Box, OcrLine
 from test_desk_data import PASSWORD, Client, desk, ocr_cache, pg_url  # noqa: F401 (fixtures)
@@ -126,3 +130,35 @@ def test_each_screenshot_shows_its_check_as_soon_as_its_ocr_is_done(desk, blocki
         assert page.count("jane.cooper@example.com</span>") == 2
     with cfg.db.session() as s:  # the job's result replaced its early rows
         assert s.scalar(select(func.count()).select_from(ShotCheck)) == 0
+
+
+def test_the_sign_in_limit_holds_across_restarts_and_server_processes(desk):
+    """Five failures per address or email in 5 minutes, counted in the database: a
+    second server on the same database (or the same one restarted) sees them."""
+    cfg, runner = desk
+    add_user(cfg.data, "admin@example.com", "admin", PASSWORD, cfg.database_url)
+    add_user(cfg.data, "dev@example.com", "developer", PASSWORD, cfg.database_url)
+
+    def sign_in(app, email, password) -> int:
+        with TestClient(app) as h:
+            token = re.search(r'name="csrf" value="([^"]+)"', h.get("/login").text).group(1)
+            return h.post("/login", data={"csrf": token, "email": email,
+                                          "password": password}).status_code
+
+    one = create_app(cfg, runner)
+    other = DeskConfig(cfg.data, database_url=cfg.database_url)  # another process's view
+    two = create_app(other, LocalRunner(other))
+    codes = [sign_in(one, "admin@example.com", "wrong password!") for _ in range(3)]
+    codes += [sign_in(two, "admin@example.com", "wrong password!") for _ in range(3)]
+    assert codes == [401] * 5 + [429]
+    assert sign_in(one, "admin@example.com", PASSWORD) == 429  # the right one too, for now
+    # the address is limited too: another account from it waits as well
+    assert sign_in(two, "dev@example.com", PASSWORD) == 429
+    with cfg.db.session() as s:  # what was typed is not kept, only hashes
+        keys = list(s.scalars(select(LoginAttempt.key)))
+        assert len(keys) == 10 and not any("admin" in k or "testclient" in k for k in keys)
+        # five minutes on, the failures no longer count
+        s.execute(update(LoginAttempt).values(at=LoginAttempt.at - dt.timedelta(seconds=301)))
+        s.commit()
+    assert sign_in(two, "admin@example.com", PASSWORD) == 200
+    other.db.engine.dispose()

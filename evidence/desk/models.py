@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, String, Text,
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -152,6 +152,16 @@ class ShotCheck(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     file: Mapped[str] = mapped_column(String(300))  # as Shot.file
     result: Mapped[str] = mapped_column(Text)  # ScreenshotCheck.to_json()
+
+
+class LoginAttempt(Base):
+    """A failed sign-in, counted by the rate limit (security.RateLimit) for a while. `key`
+    is the SHA-256 of "ip:ADDRESS" or "email:EMAIL": what was typed is not kept."""
+    __tablename__ = "login_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    __table_args__ = (Index("ix_login_attempts_key_at", "key", "at"),)
 
 
 class Audit(Base):
