@@ -1,9 +1,11 @@
-"""`evidence serve --broker`: the desk's check and build jobs run on a Celery worker.
+"""`evidence serve --broker`: the desk's check, build and deep-validation jobs run on a
+Celery worker.
 
 A real Redis and one real `evidence worker` (fixtures/cluster.py); the desk's data folder
 sits on the cluster's shared folder, as it must in production. The check runs through
-`tasks.run_job` in this process, the build through the desk's own job pool (a spawned
-process, as under `evidence serve`), and the job rows must name the worker.
+`tasks.run_job` in this process, the build and the validation through the desk's own job
+pool (a spawned process, as under `evidence serve`), and the job rows must name the
+worker.
 """
 from __future__ import annotations
 
@@ -92,18 +94,24 @@ def test_desk_jobs_run_on_the_worker(tmp_path, monkeypatch):
             # the build, from the desk's own job process, as under `evidence serve`
             pool = LocalRunner(cfg, workers=1)
             try:
-                job_id = pool.submit("build", case_id)
-                end = time.monotonic() + 50
-                while not (job_status(cfg, job_id) or {}).get("finished"):
-                    assert time.monotonic() < end, job_status(cfg, job_id)
-                    time.sleep(0.2)
+                status = run_in(pool, cfg, "build", case_id)
+                assert status["state"] == "done", status
+                assert status["worker"] == WORKER
+                assert (folder / PACKAGE).is_file()
+                assert cluster.task_lines("build", since=mark)
+                # deep validation too: the pages are rendered and read on the worker
+                status = run_in(pool, cfg, "validate", case_id)
             finally:
                 pool.stop()
-            status = job_status(cfg, job_id)
-            assert status["state"] == "done", status
-            assert status["worker"] == WORKER
-            assert (folder / PACKAGE).is_file()
-            assert cluster.task_lines("build", since=mark)
+            assert status["state"] == "done" and status["worker"] == WORKER, job_status(cfg, status["id"])["error"]
+            (line,) = cluster.task_lines("validate", since=mark)
+            assert "evidence.pdf" in line and line.endswith("pass"), line
+            with cfg.db.session() as s:
+                report = json.loads(s.get(Job, status["id"]).result)
+            assert report["ok"] and report["file"] == PACKAGE
+            fields = next(c for c in report["checks"] if c["id"] == "fields")
+            assert fields["status"] == "pass", fields
+            assert "OCR of 3 rendered page(s)" in fields["detail"], fields
 
             # a running job's worker is on the case page
             with cfg.db.session() as s:
@@ -112,6 +120,17 @@ def test_desk_jobs_run_on_the_worker(tmp_path, monkeypatch):
             assert f"running on {WORKER}" in dev.get(f"/cases/{case_id}").text
     finally:
         cluster.stop()
+
+
+def run_in(pool, cfg, kind, case_id) -> dict:
+    """Submit a job to the desk's own job pool (a spawned process, as under `evidence
+    serve`) and wait for it to end; its status."""
+    job_id = pool.submit(kind, case_id)
+    end = time.monotonic() + 90
+    while not (job_status(cfg, job_id) or {}).get("finished"):
+        assert time.monotonic() < end, job_status(cfg, job_id)
+        time.sleep(0.2)
+    return job_status(cfg, job_id)
 
 
 def runner_jobs(cfg, case_id, kind) -> list[int]:

@@ -60,9 +60,11 @@ def _build(cfg: DeskConfig, folder, progress, draft: bool) -> dict:
 
 
 def _validate(cfg: DeskConfig, folder, progress) -> dict:
+    """validate --deep --case; with --broker, on a worker (the pages' OCR with it)."""
     opts = validate.ValidateOptions(case_dir=folder, deep=True, engine=cfg.engine, workers=1,
                                     progress=progress)
-    report = validate.validate([folder / PACKAGE], opts).packages[0].to_json()
+    with _celery(cfg, progress) as runner:
+        report = (runner or LocalRunner()).validate([folder / PACKAGE], opts)["packages"][0]
     report["file"] = PACKAGE
     return report
 

@@ -43,5 +43,9 @@ class LocalRunner:
         from ..pipeline import build
         return build(case_dir, options)
 
+    def validate(self, paths, options) -> dict:
+        from ..validate import validate
+        return validate(paths, options).to_json()
+
     def close(self) -> None:
         pass

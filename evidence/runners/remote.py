@@ -6,6 +6,8 @@ results (small JSON through Redis), then send one `evidence.build` task with the
 wait for the package. Paths travel, never images: the case folder, the package and the
 OCR cache must be on a filesystem every worker mounts at the same path.
 
+validate(packages): one `evidence.validate` task; with --deep its OCR runs there.
+
 Every wait is bounded by what can be checked: Redis must answer (a few seconds'
 connection timeout, no retry loop), and while nothing finishes for `stall` seconds the
 workers are pinged; with none answering the build stops with one clear line. A build
@@ -75,10 +77,16 @@ class CeleryRunner:
                            "nothing was written, the previous package is unchanged")
 
     def close(self) -> None:
+        """Close the broker connections. kombu keeps a closed pool registered, and the
+        next runner in this process (the desk's job process runs job after job) would
+        get "Acquire on closed pool": the registry is emptied too."""
+        from kombu import pools
         try:
-            self.app.pool.force_close_all()
+            pools.reset()  # closes every pool and forgets them
         except Exception:
             pass
+        self.app._pool = None
+        self.app.amqp._producer_pool = None
 
     # --- waiting ------------------------------------------------------------------------
 
@@ -209,23 +217,36 @@ class CeleryRunner:
             r = results[s.path]
             entries[s.sha256] = ({"error": ["input", r.message]} if isinstance(r, InputError)
                                  else {"result": r.to_json()})
+        value = self._one("build", tasks.build_task, str(case.root),
+                          tasks.options_to_json(options), entries, label=case.root.name)
+        warn = options.warn or (lambda m: None)
+        for w in value.get("warnings", []):
+            warn(w)
+        return tasks.result_from_json(value["result"])
+
+    def validate(self, paths, options) -> dict:
+        """validate.validate(paths, options).to_json(), as one task on a worker."""
+        value = self._one("validate", tasks.validate_task, [os.path.abspath(p) for p in paths],
+                          tasks.fields_to_json(options, tasks.VALIDATE_FIELDS),
+                          label=Path(paths[0]).parent.name)
+        return value["result"]
+
+    def _one(self, kind: str, task, *args, label: str):
+        """Send one task, wait for it, name its worker (on_task); its reply, or RemoteError
+        with the task's own message and exit code."""
         reply = {}
 
         def done(_item, meta):
             reply.update(meta)
 
-        handle = self._send(tasks.build_task, str(case.root),
-                            tasks.options_to_json(options), entries)
+        handle = self._send(task, *args)
         self._wait({handle.id: None}, done)
         value = reply.get("result")
         if reply.get("status") != "SUCCESS" or not isinstance(value, dict):
-            raise RemoteError(f"the build task failed on the workers: {value}", 2)
+            raise RemoteError(f"the {kind} task failed on the workers: {value}", 2)
         if self.on_task is not None:
-            self.on_task("build", case.root.name, value.get("worker"))
+            self.on_task(kind, label, value.get("worker"))
         if "error" in value:
             err = value["error"]
             raise RemoteError(err["message"], err.get("exit_code", 2))
-        warn = options.warn or (lambda m: None)
-        for w in value.get("warnings", []):
-            warn(w)
-        return tasks.result_from_json(value["result"])
+        return value
