@@ -73,6 +73,25 @@ def live_check(db: Session, case_id: int, after_job: int) -> Job | None:
                       .order_by(Job.id.desc()).limit(1)).first()
 
 
+def with_advice(row: dict) -> dict:
+    from .views import advice
+    row["advice"] = [advice(f) for f in row.get("failures", [])]
+    return row
+
+
+def live_view(db: Session, case, after_job: int, results: dict) -> dict:
+    """The case page's part: the rows of a check still running (or cut off) after the
+    last finished one (`after_job`) go into `results` (file -> row) over that one's."""
+    live = live_check(db, case.id, after_job)
+    after, read = 0, set()
+    for after, row in rows_after(db, live.id) if live else ():
+        results[row["file"]] = with_advice(row)
+        read.add(row["file"])
+    return {"live_job": live.id if live else None, "live_after": after,
+            "live_read": sum(s.file in read for s in case.shots),
+            "partial": live is not None and live.state in ("queued", "running")}
+
+
 def rows_after(db: Session, job_id: int, after: int = 0) -> list[tuple[int, dict]]:
     """(row id, check JSON) of the job's rows written after row `after`, oldest first."""
     q = select(ShotCheck).where(ShotCheck.job_id == job_id, ShotCheck.id > after)
@@ -87,7 +106,6 @@ def drop_rows(db: Session, job_id: int) -> None:
 def status_rows(env, db: Session, case, job_id: int | None, after: int) -> list[dict]:
     """What the case page's script adds as it polls: each screenshot checked since row
     `after`, rendered by the page's own fragment (_shot_check.html)."""
-    from .views import with_advice
     if job_id is None:
         return []
     shots = {s.file: s for s in case.shots}

@@ -16,7 +16,7 @@ from ..reasons import resolve_reason
 from .casefiles import APPROVED, MAX_LETTER_CHARS, PACKAGE, PDFIUM
 from .config import DeskConfig
 from .jobs import job_json
-from .live import live_check, rows_after
+from .live import live_view
 from .models import Audit, Case, Job
 
 EDITABLE = ("draft", "returned")
@@ -40,11 +40,6 @@ ADVICE = [
 def advice(failure: str) -> str:
     low = failure.lower()
     return next((a for key, a in ADVICE if key in low), "Replace this screenshot or remove it.")
-
-
-def with_advice(row: dict) -> dict:
-    row["advice"] = [advice(f) for f in row.get("failures", [])]
-    return row
 
 
 def latest_job(db: Session, case_id: int, kinds: tuple[str, ...], done_only: bool = False):
@@ -83,20 +78,12 @@ def case_view(db: Session, cfg: DeskConfig, case: Case) -> dict:
     report = json.loads(validation.result) if validation and validation.result else None
     audit = db.scalars(select(Audit).where(Audit.case_id == case.id)
                        .order_by(Audit.id.desc())).all()
-    # a check still running (or cut off): the screenshots it has read so far (live.py)
-    live = live_check(db, case.id, check.id if check else 0)
-    live_after, live_read = 0, set()
-    for live_after, row in rows_after(db, live.id) if live else ():
-        results[row["file"]] = with_advice(row)
-        live_read.add(row["file"])
+    live = live_view(db, case, check.id if check else 0, results)  # a check still running
     failing = [s for s in case.shots if s.file in results and not results[s.file]["ok"]]
     package = package_info(db, case)
     if package and package["rebuttal"]:
         package["letter_page"] = letter_page(cfg, case, package["rebuttal"]["text"])
-    return {"live_read": sum(s.file in live_read for s in case.shots), "live_after": live_after,
-            "live_job": live.id if live else None,
-            "partial": live is not None and live.state in ("queued", "running"),
-            "case": case, "results": results, "active": [job_json(j) for j in active],
+    return {**live, "case": case, "results": results, "active": [job_json(j) for j in active],
             "last_jobs": {k: job_json(j) if j else None for k, j in last_jobs.items()},
             "package": package, "report": report,
             "report_at": validation.finished_at if validation else None,

@@ -18,7 +18,6 @@ from ...reasons import resolve_reason
 from .. import casefiles
 from ..casefiles import PACKAGE
 from ..jobs import job_status
-from ..live import status_rows
 from ..models import JOB_KINDS, Case, Document, Shot, utcnow
 from ..views import case_view, package_info, preview_png, thumbnail_jpeg
 from ..web import Ctx, HttpError, json_response, route
@@ -302,7 +301,9 @@ def job_json(ctx: Ctx):
 
 
 def case_status(ctx: Ctx):
-    """What the page polls: active jobs and the case's version (reload when it changed)."""
+    """What the page polls: active jobs and the case's version (reload when it changed),
+    and each screenshot checked since the page's last row (live.py)."""
+    from ..live import status_rows
     case = ctx.case(ctx.params["case_id"])
     view = case_view(ctx.db, ctx.desk.cfg, case)
     after = ctx.request.query_params.get("after", "0")
