@@ -1,7 +1,7 @@
 """login_attempts: the sign-in rate limit in the database (holds across restarts)
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: login_attempts
+Revises: shot_checks
 Create Date: 2026-11-30 03:00:00
 
 """
@@ -11,8 +11,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = '0004'
-down_revision: Union[str, Sequence[str], None] = '0003'
+revision: str = 'login_attempts'
+down_revision: Union[str, Sequence[str], None] = 'shot_checks'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

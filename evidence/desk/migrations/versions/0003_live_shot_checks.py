@@ -1,6 +1,6 @@
 """shot_checks: each screenshot's check, written as soon as its OCR is done
 
-Revision ID: 0003
+Revision ID: shot_checks
 Revises: 0002
 Create Date: 2026-11-30 02:30:00
 
@@ -11,7 +11,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = '0003'
+revision: str = 'shot_checks'
 down_revision: Union[str, Sequence[str], None] = '0002'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
