@@ -162,3 +162,41 @@ def test_the_sign_in_limit_holds_across_restarts_and_server_processes(desk):
         s.commit()
     assert sign_in(two, "admin@example.com", PASSWORD) == 200
     other.db.engine.dispose()
+
+
+def test_recovery_runs_only_when_no_other_server_is_alive(desk):
+    """What a crash leaves is put right at start, but a server starting beside a live
+    one must not take that one's upload in flight for a cut-off one."""
+    from evidence.desk.casefiles import write_case
+    from evidence.desk.models import Audit, Case, Shot, User
+    cfg, runner = desk
+    cfg.db.migrate()
+    with cfg.db.session() as s:
+        s.add(User(email="d@example.com", role="developer", password_hash="x"))
+        s.flush()
+        case = Case(owner_id=1, folder="case-a", client_name="A", client_email="a@example.com",
+                    shots=[Shot(file="screenshots/kept.png", original_name="kept.png"),
+                           Shot(file="screenshots/gone.png", original_name="gone.png")])
+        s.add(case)
+        s.commit()
+        folder = cfg.case_dir("case-a")
+        write_case(folder, case, list(case.shots))
+    (folder / "screenshots" / "kept.png").write_bytes(png(400))
+    left = [folder / "screenshots" / "0a1b2c3d-uncommitted.png", cfg.tmp_dir / "upload-x.tmp",
+            folder / ".evidence.pdf.x1y2.tmp", cfg.case_dir("case-never-saved") / "case.toml"]
+    with TestClient(create_app(cfg, runner)):
+        for p in left:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(b"in flight")
+        other = DeskConfig(cfg.data, database_url=cfg.database_url)
+        with TestClient(create_app(other, LocalRunner(other))):
+            assert all(p.exists() for p in left)  # the live server's work is left alone
+        other.db.engine.dispose()
+    with TestClient(create_app(cfg, runner)):  # alone now: what is left is a crash's
+        assert not any(p.exists() for p in left) and not cfg.case_dir("case-never-saved").exists()
+        assert (folder / "screenshots" / "kept.png").exists()
+    toml = (folder / "case.toml").read_text()
+    assert "kept.png" in toml and "gone.png" not in toml  # the removal cut off is finished
+    with cfg.db.session() as s:
+        assert [sh.file for sh in s.get(Case, 1).shots] == ["screenshots/kept.png"]
+        assert s.scalars(select(Audit.detail)).all() == ["gone.png (finished after a restart)"]

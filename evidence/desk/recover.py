@@ -13,12 +13,18 @@ every file is written to a temp name and renamed into place. What a kill can lea
 * case.toml written for a change that never committed: written again from the rows.
 
 Interrupted jobs are queued again by the runner's start (jobs.py).
+
+Only a server that finds no other one alive on the data folder does this (`serving`):
+another server's upload in flight looks just like one cut off.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import select
 
@@ -29,6 +35,27 @@ from .config import DeskConfig
 from .models import Audit, Case, utcnow
 
 log = logging.getLogger("evidence.desk")
+
+
+SERVING_LOCK = ".serving.lock"
+
+
+@contextlib.contextmanager
+def serving(cfg: DeskConfig) -> Iterator[bool]:
+    """Held while a server runs (a shared lock on DATA/.serving.lock, which the kernel
+    drops when the process dies). The first one to start alone recovers the folder; one
+    starting beside a live server leaves it be. Yields whether it recovered."""
+    with open(cfg.data / SERVING_LOCK, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            alone = True
+        except BlockingIOError:
+            alone = False
+            log.info("another server is using %s: no crash recovery at this start", cfg.data)
+        if alone:
+            recover(cfg)
+        fcntl.flock(f, fcntl.LOCK_SH)
+        yield alone
 
 
 def is_temp(path: Path) -> bool:
