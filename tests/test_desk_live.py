@@ -19,7 +19,6 @@ from PIL import Image, ImageDraw
 from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
-from desk_support import add_user
 from evidence.desk.app import create_app
 from evidence.desk.config import DeskConfig
 from evidence.desk.jobs import LocalRunner
@@ -68,6 +67,16 @@ def blocking(monkeypatch):
     BlockingEngine.release.set()
 
 
+def user(cfg, email: str, role: str) -> None:
+    """An account, made here (`evidence users add` is tested elsewhere; a process costs)."""
+    from evidence.desk.models import User
+    from evidence.desk.security import hash_password
+    cfg.db.migrate()
+    with cfg.db.session() as s:
+        s.add(User(email=email, role=role, password_hash=hash_password(PASSWORD)))
+        s.commit()
+
+
 def png(width: int, height: int = 600) -> bytes:
     import io
     im = Image.new("RGB", (width, height), "white")
@@ -82,7 +91,7 @@ def png(width: int, height: int = 600) -> bytes:
 def test_each_screenshot_shows_its_check_as_soon_as_its_ocr_is_done(desk, blocking):
     cfg, runner = desk
     cfg.engine = "blocking"
-    add_user(cfg.data, "dev@example.com", "developer", PASSWORD, cfg.database_url)
+    user(cfg, "dev@example.com", "developer")
     with TestClient(create_app(cfg, runner)) as h:
         dev = Client(h, "dev@example.com")
         r = dev.post("/cases/new", {"client_name": "Jane Cooper",
@@ -136,8 +145,7 @@ def test_the_sign_in_limit_holds_across_restarts_and_server_processes(desk):
     """Five failures per address or email in 5 minutes, counted in the database: a
     second server on the same database (or the same one restarted) sees them."""
     cfg, runner = desk
-    add_user(cfg.data, "admin@example.com", "admin", PASSWORD, cfg.database_url)
-    add_user(cfg.data, "dev@example.com", "developer", PASSWORD, cfg.database_url)
+    user(cfg, "admin@example.com", "admin")  # (dev@example.com need not exist: see below)
 
     def sign_in(app, email, password) -> int:
         with TestClient(app) as h:
