@@ -15,8 +15,8 @@ from pathlib import Path
 
 from .. import pipeline, validate
 from ..errors import EvidenceError
-from .casefiles import PACKAGE
 from ..runners.local import LocalRunner
+from .casefiles import PACKAGE
 from .config import DeskConfig
 from .live import LiveRows, drop_rows
 from .models import Case, Job, utcnow
