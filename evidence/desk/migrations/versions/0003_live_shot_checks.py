@@ -1,7 +1,7 @@
 """shot_checks: each screenshot's check, written as soon as its OCR is done
 
 Revision ID: shot_checks
-Revises: 0002
+Revises: edit_documents
 Create Date: 2026-11-30 02:30:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision: str = 'shot_checks'
-down_revision: Union[str, Sequence[str], None] = '0002'
+down_revision: Union[str, Sequence[str], None] = 'edit_documents'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
