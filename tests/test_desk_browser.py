@@ -99,6 +99,10 @@ def test_developer_and_admin_take_a_case_from_screenshots_to_submission(server, 
     assert len(SHOTS) == 15
     dev.set_input_files("#file-input", [str(p) for p in SHOTS[:-1]])
     expect(dev.locator("#upload-messages")).to_contain_text("stored 14")
+    # each screenshot's check is on the page as soon as it is read, the others still being read
+    expect(dev.locator("article.shot.ok, article.shot.failing").first).to_contain_text(
+        "filed under:", timeout=LONG)
+    assert dev.locator("#jobs .job").count() == 1, "the check should still be running"
     drop_file(dev, SHOTS[-1])
     # uploaded alone, the client's live site fails as a conversation; the advice says why
     expect(dev.locator("#check-summary")).to_have_text(

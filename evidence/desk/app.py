@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 from . import security
 from .config import DeskConfig
 from .jobs import JobRunner, LocalRunner
+from .recover import serving
 from .routes import ROUTES
 from .web import HERE, Desk
 
@@ -53,11 +54,13 @@ def create_app(cfg: DeskConfig, runner: JobRunner | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app):
         cfg.db.migrate()
-        runner.start()
-        try:
-            yield
-        finally:
-            runner.stop()
+        # what a killed server left half-done is put right before any request or job
+        with serving(cfg):
+            runner.start()
+            try:
+                yield
+            finally:
+                runner.stop()
 
     app = Starlette(routes=ROUTES + [Mount("/static", StaticFiles(directory=HERE / "static"),
                                            name="static")],

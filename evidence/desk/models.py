@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, String, Text,
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -138,6 +138,30 @@ class Job(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     # with `serve --broker`: the Celery worker(s) that ran it, comma-separated
     worker: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class ShotCheck(Base):
+    """One screenshot's check, written by a running check job as soon as that screenshot's
+    OCR is in, so the case page shows it at once; the job's final result (dates settled
+    across the case, duplicates) replaces these rows when it ends."""
+    __tablename__ = "shot_checks"
+    # autoincrement: ids only grow (SQLite would reuse deleted ones), so a page asking for
+    # the rows after the last one it has never misses one
+    __table_args__ = (UniqueConstraint("job_id", "file"), {"sqlite_autoincrement": True})
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    file: Mapped[str] = mapped_column(String(300))  # as Shot.file
+    result: Mapped[str] = mapped_column(Text)  # ScreenshotCheck.to_json()
+
+
+class LoginAttempt(Base):
+    """A failed sign-in, counted by the rate limit (security.RateLimit) for a while. `key`
+    is the SHA-256 of "ip:ADDRESS" or "email:EMAIL": what was typed is not kept."""
+    __tablename__ = "login_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    __table_args__ = (Index("ix_login_attempts_key_at", "key", "at"),)
 
 
 class Audit(Base):

@@ -7,17 +7,20 @@ a form from another site cannot know it.
 """
 from __future__ import annotations
 
-import collections
+import datetime as dt
 import hashlib
 import hmac
 import os
 import secrets
 import threading
-import time
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from .models import LoginAttempt, utcnow
 
 SESSION_COOKIE = "desk_session"
 ANON_COOKIE = "desk_anon"
@@ -78,34 +81,27 @@ def csrf_ok(secret: bytes, bound_to: str | None, given: str | None) -> bool:
 
 
 class RateLimit:
-    """At most `limit` failed logins per key (client address, and email) per `window` s."""
+    """At most `limit` failed sign-ins per key (the client's address, and the email typed)
+    in `window` seconds. Counted in the database (login_attempts, keys hashed), so the
+    limit holds across restarts and across server processes sharing the database."""
 
     def __init__(self, limit: int = 5, window: float = 300.0):
         self.limit, self.window = limit, window
-        self._fails: dict[str, collections.deque] = {}
-        self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: float) -> collections.deque:
-        q = self._fails.setdefault(key, collections.deque())
-        while q and now - q[0] > self.window:
-            q.popleft()
-        return q
+    def _since(self) -> dt.datetime:
+        return utcnow() - dt.timedelta(seconds=self.window)
 
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            return any(len(self._recent(k, now)) >= self.limit for k in keys)
+    def blocked(self, db: Session, *keys: str) -> bool:
+        counts = db.execute(select(LoginAttempt.key, func.count())
+                            .where(LoginAttempt.key.in_([token_hash(k) for k in keys]),
+                                   LoginAttempt.at > self._since())
+                            .group_by(LoginAttempt.key))
+        return any(n >= self.limit for _, n in counts)
 
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for k in keys:
-                self._recent(k, now).append(now)
-            if len(self._fails) > 10_000:  # bounded memory under a spray of addresses
-                for k in [k for k, q in self._fails.items() if not q]:
-                    del self._fails[k]
+    def failed(self, db: Session, *keys: str) -> None:
+        """Count a failure (committed with the request); attempts past the window go."""
+        db.execute(delete(LoginAttempt).where(LoginAttempt.at <= self._since()))
+        db.add_all(LoginAttempt(key=token_hash(k)) for k in keys)
 
-    def reset(self, *keys: str) -> None:
-        with self._lock:
-            for k in keys:
-                self._fails.pop(k, None)
+    def reset(self, db: Session, *keys: str) -> None:
+        db.execute(delete(LoginAttempt).where(LoginAttempt.key.in_([token_hash(k) for k in keys])))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import time
@@ -14,8 +15,10 @@ from pathlib import Path
 
 from .. import pipeline, validate
 from ..errors import EvidenceError
+from ..runners.local import LocalRunner
 from .casefiles import PACKAGE
 from .config import DeskConfig
+from .live import LiveRows, drop_rows
 from .models import Case, Job, utcnow
 
 log = logging.getLogger("evidence.desk.jobs")
@@ -38,9 +41,12 @@ def _celery(cfg: DeskConfig, progress):
 
 
 def _check(cfg: DeskConfig, folder, progress) -> dict:
+    """The case's check; each screenshot's row is on the page as soon as its OCR is in."""
     with _celery(cfg, progress) as runner:
         opts = pipeline.Options(engine=cfg.engine, cache_dir=cfg.cache_dir, workers=1,
-                                progress=progress, ocr_runner=runner.ocr if runner else None)
+                                progress=progress)
+        rows = LiveRows(cfg, progress.job_id, folder, opts)
+        opts.ocr_runner = functools.partial((runner or LocalRunner()).ocr, on_result=rows)
         return pipeline.check(folder, opts).to_json()
 
 
@@ -54,9 +60,11 @@ def _build(cfg: DeskConfig, folder, progress, draft: bool) -> dict:
 
 
 def _validate(cfg: DeskConfig, folder, progress) -> dict:
+    """validate --deep --case; with --broker, on a worker (the pages' OCR with it)."""
     opts = validate.ValidateOptions(case_dir=folder, deep=True, engine=cfg.engine, workers=1,
                                     progress=progress)
-    report = validate.validate([folder / PACKAGE], opts).packages[0].to_json()
+    with _celery(cfg, progress) as runner:
+        report = (runner or LocalRunner()).validate([folder / PACKAGE], opts)["packages"][0]
     report["file"] = PACKAGE
     return report
 
@@ -151,6 +159,7 @@ def _run(cfg: DeskConfig, job_id: int, folder: Path | None) -> str:
         if error is None:
             job.state, job.result = "done", json.dumps(result)
             job.done = job.total = max(job.total, 1)
+            drop_rows(s, job_id)
         else:
             job.state, job.error = "failed", error[:20_000]
         s.commit()

@@ -16,6 +16,7 @@ from ..reasons import resolve_reason
 from .casefiles import APPROVED, MAX_LETTER_CHARS, PACKAGE, PDFIUM
 from .config import DeskConfig
 from .jobs import job_json
+from .live import live_view
 from .models import Audit, Case, Job
 
 EDITABLE = ("draft", "returned")
@@ -77,11 +78,12 @@ def case_view(db: Session, cfg: DeskConfig, case: Case) -> dict:
     report = json.loads(validation.result) if validation and validation.result else None
     audit = db.scalars(select(Audit).where(Audit.case_id == case.id)
                        .order_by(Audit.id.desc())).all()
+    live = live_view(db, case, check.id if check else 0, results)  # a check still running
     failing = [s for s in case.shots if s.file in results and not results[s.file]["ok"]]
     package = package_info(db, case)
     if package and package["rebuttal"]:
         package["letter_page"] = letter_page(cfg, case, package["rebuttal"]["text"])
-    return {"case": case, "results": results, "active": [job_json(j) for j in active],
+    return {**live, "case": case, "results": results, "active": [job_json(j) for j in active],
             "last_jobs": {k: job_json(j) if j else None for k, j in last_jobs.items()},
             "package": package, "report": report,
             "report_at": validation.finished_at if validation else None,

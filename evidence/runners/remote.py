@@ -6,6 +6,8 @@ results (small JSON through Redis), then send one `evidence.build` task with the
 wait for the package. Paths travel, never images: the case folder, the package and the
 OCR cache must be on a filesystem every worker mounts at the same path.
 
+validate(packages): one `evidence.validate` task; with --deep its OCR runs there.
+
 Every wait is bounded by what can be checked: Redis must answer (a few seconds'
 connection timeout, no retry loop), and while nothing finishes for `stall` seconds the
 workers are pinged; with none answering the build stops with one clear line. A build
@@ -75,10 +77,16 @@ class CeleryRunner:
                            "nothing was written, the previous package is unchanged")
 
     def close(self) -> None:
+        """Close the broker connections. kombu keeps a closed pool registered, and the
+        next runner in this process (the desk's job process runs job after job) would
+        get "Acquire on closed pool": the registry is emptied too."""
+        from kombu import pools
         try:
-            self.app.pool.force_close_all()
+            pools.reset()  # closes every pool and forgets them
         except Exception:
             pass
+        self.app._pool = None
+        self.app.amqp._producer_pool = None
 
     # --- waiting ------------------------------------------------------------------------
 
@@ -120,11 +128,13 @@ class CeleryRunner:
     # --- the two runner functions -------------------------------------------------------
 
     def ocr(self, jobs, engine_name, *, cache, workers=None, progress=None, settings=None,
-            case: str = "-", rels: dict | None = None, use_cache: bool | None = None) -> dict:
+            case: str = "-", rels: dict | None = None, use_cache: bool | None = None,
+            on_result=None) -> dict:
         """run_ocr's contract, on the workers. Cache hits (when this process can see the
         cache) are not sent; each other distinct image is one task. `use_cache`: whether
         the workers use an OCR cache (default: whether `cache` is given; without one, a
-        worker uses its own `--cache-dir`)."""
+        worker uses its own `--cache-dir`). `on_result(path, outcome)`, if given, is
+        called as each screenshot's result comes back."""
         from ..ocr import ocr_key
         from ..ocr.base import OcrResult
 
@@ -152,6 +162,8 @@ class CeleryRunner:
                            cache_dir, cache is not None if use_cache is None else use_cache,
                            case, rel)
             sent[r.id] = (sha, paths)
+        for path, hit in list(results.items()) if on_result is not None else ():
+            on_result(path, hit)  # once the tasks are out: the workers start meanwhile
 
         def done(item, meta):
             sha, paths = item
@@ -173,6 +185,8 @@ class CeleryRunner:
             for p in paths:
                 results[p] = outcome if not isinstance(outcome, InputError) else InputError(
                     outcome.message, p)
+                if on_result is not None:
+                    on_result(p, results[p])
             if progress is not None:
                 progress(len(results), total)
 
@@ -203,23 +217,36 @@ class CeleryRunner:
             r = results[s.path]
             entries[s.sha256] = ({"error": ["input", r.message]} if isinstance(r, InputError)
                                  else {"result": r.to_json()})
+        value = self._one("build", tasks.build_task, str(case.root),
+                          tasks.options_to_json(options), entries, label=case.root.name)
+        warn = options.warn or (lambda m: None)
+        for w in value.get("warnings", []):
+            warn(w)
+        return tasks.result_from_json(value["result"])
+
+    def validate(self, paths, options) -> dict:
+        """validate.validate(paths, options).to_json(), as one task on a worker."""
+        value = self._one("validate", tasks.validate_task, [os.path.abspath(p) for p in paths],
+                          tasks.fields_to_json(options, tasks.VALIDATE_FIELDS),
+                          label=Path(paths[0]).parent.name)
+        return value["result"]
+
+    def _one(self, kind: str, task, *args, label: str):
+        """Send one task, wait for it, name its worker (on_task); its reply, or RemoteError
+        with the task's own message and exit code."""
         reply = {}
 
         def done(_item, meta):
             reply.update(meta)
 
-        handle = self._send(tasks.build_task, str(case.root),
-                            tasks.options_to_json(options), entries)
+        handle = self._send(task, *args)
         self._wait({handle.id: None}, done)
         value = reply.get("result")
         if reply.get("status") != "SUCCESS" or not isinstance(value, dict):
-            raise RemoteError(f"the build task failed on the workers: {value}", 2)
+            raise RemoteError(f"the {kind} task failed on the workers: {value}", 2)
         if self.on_task is not None:
-            self.on_task("build", case.root.name, value.get("worker"))
+            self.on_task(kind, label, value.get("worker"))
         if "error" in value:
             err = value["error"]
             raise RemoteError(err["message"], err.get("exit_code", 2))
-        warn = options.warn or (lambda m: None)
-        for w in value.get("warnings", []):
-            warn(w)
-        return tasks.result_from_json(value["result"])
+        return value

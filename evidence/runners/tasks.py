@@ -1,4 +1,4 @@
-"""What `evidence worker` runs: the Celery app and its two tasks.
+"""What `evidence worker` runs: the Celery app and its tasks.
 
 * `evidence.ocr`: read one screenshot (a path on the shared filesystem plus its sha256;
   the image itself never travels). The shared OCR cache is looked up first, the file's
@@ -6,6 +6,8 @@
   the OcrResult JSON (lines, boxes, scores: a few kB) through the Redis result backend.
 * `evidence.build`: build one case with pipeline.build, taking the OCR results the
   client collected (a screenshot without one, e.g. added since, is read here).
+* `evidence.validate`: validate packages (the desk's `validate --deep --case` before a
+  review): the pages are rendered and read here. Returns the report's JSON.
 
 Faults: both tasks are idempotent (the cache is keyed by content; the package is
 written atomically), acknowledged late and rejected when their worker dies, with a
@@ -210,13 +212,18 @@ OPTION_FIELDS = ("engine", "cache_dir", "use_cache", "output", "draft", "process
                  "max_size", "max_pages", "page_size", "keep_duplicates", "keep_last4", "today")
 
 
-def options_to_json(options) -> dict:
-    """The options as JSON; paths made absolute here (a worker has another cwd)."""
+def fields_to_json(options, names) -> dict:
+    """Options' fields as JSON; paths made absolute here (a worker has another cwd)."""
     d = {}
-    for f in OPTION_FIELDS:
+    for f in names:
         v = getattr(options, f)
         d[f] = (v.isoformat() if isinstance(v, dt.date)
                 else os.path.abspath(v) if isinstance(v, Path) else v)
+    return d
+
+
+def options_to_json(options) -> dict:
+    d = fields_to_json(options, OPTION_FIELDS)
     d["exclude"] = sorted(os.path.abspath(p) for p in options.exclude)
     return d
 
@@ -265,39 +272,75 @@ def precomputed_ocr(entries: dict[str, dict]):
     return runner
 
 
-@app.task(name="evidence.build", bind=True, acks_late=True, reject_on_worker_lost=True)
-def build_task(self, case_dir: str, options: dict, ocr: dict[str, dict]) -> dict:
-    """{"result": BuildResult JSON, "warnings": [...]} or {"error": {type, message,
-    exit_code}} (an expected failure is a result, not a task failure: not retried)."""
-    from ..pipeline import build
-
+def _whole(task, kind: str, case: str, work) -> dict:
+    """Run a task on a whole case (build, validate): `work()` returns (reply, file,
+    outcome) for the log line. An expected failure is a reply, {"error": {type, message,
+    exit_code}}, not a task failure: it is not retried (it would fail again)."""
     start = time.monotonic()
-    host = self.request.hostname or socket.gethostname()
-    case = Path(case_dir).name
-    said: list[str] = []
+    host = task.request.hostname or socket.gethostname()
 
     def failed(e: BaseException, code: int) -> dict:
         message = " ".join(str(e).split()) or type(e).__name__
-        _log(log_line(host, "build", case, "-", time.monotonic() - start, f"failed: {message}"))
+        _log(log_line(host, kind, case, "-", time.monotonic() - start, f"failed: {message}"))
         return {"error": {"type": type(e).__name__, "message": str(e), "exit_code": code},
                 "worker": host}
 
-    if _attempt(self) > MAX_ATTEMPTS:
+    if _attempt(task) > MAX_ATTEMPTS:
         return failed(EvidenceError(f"given up after {MAX_ATTEMPTS} attempts: the worker "
-                                    "building it died each time (out of memory?)", case_dir), 2)
-    opts = options_from_json(options, workers=1, warn=said.append,
-                             ocr_runner=precomputed_ocr(ocr))
-    if opts.cache_dir is None and app.conf.get("evidence_cache_root"):
-        opts.cache_dir = Path(app.conf.evidence_cache_root)
+                                    f"running its {kind} died each time (out of memory?)"), 2)
     try:
-        result = build(Path(case_dir), opts)
+        reply, file, outcome = work()
     except EvidenceError as e:
         return failed(e, int(e.exit_code))
-    except Exception as e:  # a bug: reported, not retried (it would fail again)
+    except Exception as e:  # a bug: reported, not retried
         return failed(RuntimeError(f"internal error: {type(e).__name__}: {e}"), 2)
-    _log(log_line(host, "build", case, result.output.name, time.monotonic() - start,
-                  f"ok ({result.exhibits} exhibits, {result.bytes} bytes)"))
-    return {"result": result_to_json(result), "warnings": said, "worker": host}
+    _log(log_line(host, kind, case, file, time.monotonic() - start, outcome))
+    return {**reply, "worker": host}
+
+
+@app.task(name="evidence.build", bind=True, acks_late=True, reject_on_worker_lost=True)
+def build_task(self, case_dir: str, options: dict, ocr: dict[str, dict]) -> dict:
+    """{"result": BuildResult JSON, "warnings": [...]} or {"error": ...} (see _whole)."""
+    from ..pipeline import build
+
+    def work():
+        said: list[str] = []
+        opts = options_from_json(options, workers=1, warn=said.append,
+                                 ocr_runner=precomputed_ocr(ocr))
+        if opts.cache_dir is None and app.conf.get("evidence_cache_root"):
+            opts.cache_dir = Path(app.conf.evidence_cache_root)
+        result = build(Path(case_dir), opts)
+        return ({"result": result_to_json(result), "warnings": said}, result.output.name,
+                f"ok ({result.exhibits} exhibits, {result.bytes} bytes)")
+    return _whole(self, "build", Path(case_dir).name, work)
+
+
+# --- the validate task ----------------------------------------------------------------
+
+# ValidateOptions fields that travel to the worker (progress is a callable: it stays).
+VALIDATE_FIELDS = ("processor", "max_size", "max_pages", "case_dir", "deep", "client_name",
+                   "client_email", "engine", "today", "thumbnails")
+
+
+def validate_options_from_json(d: dict):
+    from ..validate import ValidateOptions
+    kw = {f: d.get(f) for f in VALIDATE_FIELDS if f in d}
+    kw["case_dir"] = Path(kw["case_dir"]) if kw.get("case_dir") else None
+    kw["today"] = dt.date.fromisoformat(kw["today"]) if kw.get("today") else None
+    return ValidateOptions(**kw, workers=1)
+
+
+@app.task(name="evidence.validate", bind=True, acks_late=True, reject_on_worker_lost=True)
+def validate_task(self, paths: list[str], options: dict) -> dict:
+    """{"result": ValidationReport JSON} or {"error": ...} (see _whole). With `deep`, the
+    pages are rendered and read by OCR here, on the worker."""
+    from ..validate import validate
+
+    def work():
+        report = validate([Path(p) for p in paths], validate_options_from_json(options))
+        return ({"result": report.to_json()}, ", ".join(Path(p).name for p in paths),
+                "pass" if report.ok else "fail")
+    return _whole(self, "validate", Path(paths[0]).parent.name if paths else "-", work)
 
 
 # --- the worker process ---------------------------------------------------------------

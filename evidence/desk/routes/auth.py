@@ -24,14 +24,14 @@ def login(ctx: Ctx):
     password = ctx.form.get("password") if ctx.form else ""
     keys = (f"ip:{ctx.request.client.host if ctx.request.client else '?'}", f"email:{email}")
     limiter = ctx.desk.limiter
-    if limiter.blocked(*keys):
+    if limiter.blocked(ctx.db, *keys):
         raise HttpError(429, "too many failed sign-ins; wait a few minutes and try again")
     user = ctx.db.scalars(select(User).where(func.lower(User.email) == email)).first()
     ok = security.verify_password(user.password_hash if user else None, str(password or ""))
     if not ok or not user.active:
-        limiter.failed(*keys)
+        limiter.failed(ctx.db, *keys)
         return ctx.render("login.html", status=401, error="wrong email or password", email=email)
-    limiter.reset(*keys)
+    limiter.reset(ctx.db, *keys)
     token = start_session(ctx, user)
     resp = ctx.redirect("/")
     set_cookie(resp, ctx.request, ctx.desk, security.SESSION_COOKIE, token,

@@ -301,12 +301,18 @@ def job_json(ctx: Ctx):
 
 
 def case_status(ctx: Ctx):
-    """What the page polls: active jobs and the case's version (reload when it changed)."""
+    """What the page polls: active jobs and the case's version (reload when it changed),
+    and each screenshot checked since the page's last row (live.py)."""
+    from ..live import status_rows
     case = ctx.case(ctx.params["case_id"])
     view = case_view(ctx.db, ctx.desk.cfg, case)
+    after = ctx.request.query_params.get("after", "0")
+    rows = status_rows(ctx.desk.env, ctx.db, case, view["live_job"],
+                       int(after) if after.isdigit() else 0)
     return json_response({"version": case.version, "status": case.status,
                           "active": view["active"], "last_jobs": view["last_jobs"],
-                          "checked": len(view["results"]), "shots": len(case.shots)})
+                          "checked": len(view["results"]), "shots": len(case.shots),
+                          "rows": rows})
 
 
 def package(ctx: Ctx):

@@ -66,19 +66,49 @@
     });
   }
 
-  // live status: while jobs run, show their progress; when they end, reload the page
+  // a screenshot's check, as soon as its OCR is done: the server renders the fragment
+  function showRow(r) {
+    let article = document.getElementById(`shot-${r.shot}`);
+    if (!article) {  // uploaded since the page was drawn: its full form comes with the reload
+      article = document.createElement("article");
+      article.id = `shot-${r.shot}`;
+      article.dataset.file = r.name;
+      const img = document.createElement("img");
+      img.className = "thumb";
+      img.alt = r.name;
+      img.src = `${caseEl.dataset.statusUrl.replace(/status$/, "")}shots/${r.shot}/thumb.jpg`;
+      const body = document.createElement("div");
+      body.className = "shot-body";
+      const h3 = document.createElement("h3");
+      h3.textContent = r.name;
+      const check = document.createElement("div");
+      check.className = "shot-check";
+      body.append(h3, check);
+      article.append(img, body);
+      document.getElementById("shots").appendChild(article);
+    }
+    article.className = `shot ${r.state}`;
+    const check = article.querySelector(".shot-check");
+    if (check) check.outerHTML = r.html;
+    caseEl.dataset.rowsAfter = r.row;
+  }
+
+  // live status: while jobs run, show their progress and each screenshot's check as it
+  // comes; when they end, reload the page
   let timer = null;
   async function poll(expectWork) {
     if (!caseEl) return;
     clearTimeout(timer);
     let s;
     try {
-      const resp = await fetch(caseEl.dataset.statusUrl, {headers: {"Accept": "application/json"}, credentials: "same-origin"});
+      const url = `${caseEl.dataset.statusUrl}?after=${encodeURIComponent(caseEl.dataset.rowsAfter || 0)}`;
+      const resp = await fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin"});
       s = await resp.json();
     } catch (e) {
       timer = setTimeout(() => poll(expectWork), 3000);
       return;
     }
+    for (const r of s.rows || []) showRow(r);
     const jobs = document.getElementById("jobs");
     if (s.active && s.active.length) {
       jobs.querySelectorAll(".job").forEach((n) => n.remove());
