@@ -8,22 +8,35 @@ and the three heaviest exhibits, and nothing is written. The 2 % margin covers w
 cannot count here (PDF object headers around each image); the pipeline re-checks the
 real file and may call again with a larger `overhead`.
 
-The ladder (rung = a resolution cap in px per inch of the image's drawn width, and a
-JPEG quality; every image gets the same rung):
+The ladder (rung = a resolution cap in px per inch of the image's drawn width, a JPEG
+quality and a palette's colour count; every image gets the same rung):
 
-    rung   0    1    2    3    4    5    6    7    8    9   10   11   12
-    dpi  300  250  200  200  170  150  150  125  110  100   90   80   72
-    q     90   85   80   70   65   60   50   50   50   50   50   50   50
+    rung    0   1   2   3   4   5   6   7   8   9  10  11  12  13  14  15
+    dpi   300 300 300 300 300 250 200 200 170 150 125 110 100  90  80  72
+    q      90  85  80  70  65  60  50  50  50  50  50  50  50  50  50  50
+    colours 256 64 32  16   8   8   8   4   4   4   4   4   4   4   4   4
 
-Resolution first, down to 200 dpi (invisible at normal zoom), then quality and
-resolution in turn; 72 dpi (one image px per pt: below it the image is blurrier than
-the page at 100 %) and q50 are the bottom. Per image and rung the candidates are:
+Colours first, at full resolution, then resolution: at OCRmyPDF's half on 60 generated
+chats (bench/peer_bench.py --generated 60 --half), 4 colours at 125-150 dpi read the
+e-mail on 12/12 sampled pages where 16 colours at 72 dpi (same bytes) read 8/12; on
+the 20 real screenshots with an e-mail tesseract read 16/20 originals, 17/20 at 16
+colours, 16/20 at 8 and 4. 72 dpi (one image px per pt: below it the image is blurrier
+than the page at 100 %) and q50 are the bottom. Per image and rung the candidates are:
 
 * JPEG at the rung's quality, baseline, Huffman-optimised, 4:2:0, from pixels only;
   "L" (grey) when the crop is grey (channel spread <= 12 for 99.9 % of pixels);
 * for a flat UI crop (its 256 commonest colours cover >= 95 % of pixels; a chat
-  screenshot is ~99.5 %: anti-aliased text) a palette PNG: fast octree, no dither,
-  256 colours (lossless when the crop has <= 256); for a grey crop an 8-bit grey PNG.
+  screenshot is ~99.5 %: anti-aliased text), or a grey one below 256 colours, a
+  palette PNG, no dither: 256 and 64 colours by Pillow's fast octree (lossless when the
+  crop has that few), 32..4 by libimagequant (an octree of 16 loses thin strokes:
+  13/20 e-mails against 17/20); for a grey crop at 256 an 8-bit grey PNG;
+* for a mostly flat crop (>= 70 % of a 1-in-9 sample in 256 colours: a chat with
+  avatars, wallpaper or a JPEG's noise; a photo ~1 %) a palette PNG at <= 32 colours.
+
+Palette PNGs list only the colours used (the PDF repeats the palette in hex in each
+image's dictionary; `EncodedImage.size` counts it), and their rows are unfiltered,
+deflated at 6 on rung 0 and 9 below (10-25 % smaller than Pillow's adaptive filters).
+zopfli was measured and left out: another 5-13 %, but 0.1-1.6 s CPU an image.
 
 Each image takes the smallest candidate at its rung, or a smaller one from a better
 rung already computed (a PNG can grow when downscaled by a little: 56 kB at 1170 px,
