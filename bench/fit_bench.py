@@ -9,6 +9,8 @@ level reached, passes, and peak memory (this process's and the workers' max RSS)
     python bench/fit_bench.py                 # 100 screenshots
     python bench/fit_bench.py --n 200         # the memory check (< 1 GB)
     python bench/fit_bench.py --full-size     # 1170x2532 renders instead (4.7x pixels)
+    python bench/fit_bench.py --images ../shared/real-screenshots --budgets 4500000 1800000
+                                              # any folder of screenshots (30 px text assumed)
 """
 from __future__ import annotations
 
@@ -76,6 +78,20 @@ def make_series(folder: Path, n: int, full_size: bool) -> list[FitItem]:
     return items
 
 
+def folder_series(folder: Path) -> list[FitItem]:
+    """Every PNG/JPEG in `folder`, whole, its smallest required text assumed 30 px."""
+    from PIL import Image
+
+    items = []
+    for path in sorted(p for p in folder.iterdir()
+                       if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")):
+        with Image.open(path) as im:
+            w, h = im.size
+        items.append(FitItem(f"Exhibit {len(items) + 1} ({path.name})", CropSource(path, 0, h),
+                             30.0, display_width(w, h)))
+    return items
+
+
 def max_rss_mb() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -108,7 +124,7 @@ def run(items: list[FitItem], budget: int, overhead: int, workers: int | None,
     if err is not None:
         print(f"  {label}: TooBig after {med:.2f} s {spread}\n    {err}")
         return
-    sizes = [len(e.data) for e in result.images]
+    sizes = [e.size for e in result.images]
     print(f"  {label}: {med:.2f} s median {spread}")
     print(f"    {result.level.describe()}, {result.passes} passes, total {result.total:,} B "
           f"of {result.target:,}; per exhibit mean {statistics.mean(sizes) / 1000:.1f} kB, "
@@ -122,6 +138,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--dir", type=Path, default=None, help="reuse renders from this folder")
     ap.add_argument("--full-size", action="store_true")
+    ap.add_argument("--images", type=Path, default=None, help="fit this folder's screenshots")
     ap.add_argument("--budgets", type=int, nargs="+", default=[4_500_000, 2_000_000])
     ap.add_argument("--overhead", type=int, default=None,
                     help="non-image bytes (default 1.5 kB per page + 60 kB)")
@@ -132,7 +149,8 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory(prefix="fit_bench-")
     folder = args.dir or Path(tmp.name) / "case"
     t = time.perf_counter()
-    items = make_series(folder, args.n, args.full_size)
+    items = (folder_series(args.images) if args.images
+             else make_series(folder, args.n, args.full_size))
     src = sum(it.load.path.stat().st_size for it in items)
     print(f"{len(items)} screenshots ({src / 1e6:.1f} MB of source files) ready in "
           f"{time.perf_counter() - t:.1f} s; min text box "

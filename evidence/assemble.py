@@ -588,7 +588,7 @@ def non_image_bytes(cover: CoverInfo, pages: Sequence[ExhibitPage], *,
     buf = io.BytesIO()
     with pdf:
         pdf.save(buf, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
-    return len(buf.getvalue()) - sum(len(p.image.data) for p in pages
+    return len(buf.getvalue()) - sum(p.image.size for p in pages
                                      if isinstance(getattr(p, "image", None), EncodedImage))
 
 

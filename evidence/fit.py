@@ -8,22 +8,35 @@ and the three heaviest exhibits, and nothing is written. The 2 % margin covers w
 cannot count here (PDF object headers around each image); the pipeline re-checks the
 real file and may call again with a larger `overhead`.
 
-The ladder (rung = a resolution cap in px per inch of the image's drawn width, and a
-JPEG quality; every image gets the same rung):
+The ladder (rung = a resolution cap in px per inch of the image's drawn width, a JPEG
+quality and a palette's colour count; every image gets the same rung):
 
-    rung   0    1    2    3    4    5    6    7    8    9   10   11   12
-    dpi  300  250  200  200  170  150  150  125  110  100   90   80   72
-    q     90   85   80   70   65   60   50   50   50   50   50   50   50
+    rung    0   1   2   3   4   5   6   7   8   9  10  11  12  13  14  15
+    dpi   300 300 300 300 300 250 200 200 170 150 125 110 100  90  80  72
+    q      90  85  80  70  65  60  50  50  50  50  50  50  50  50  50  50
+    colours 256 64 32  16   8   8   8   4   4   4   4   4   4   4   4   4
 
-Resolution first, down to 200 dpi (invisible at normal zoom), then quality and
-resolution in turn; 72 dpi (one image px per pt: below it the image is blurrier than
-the page at 100 %) and q50 are the bottom. Per image and rung the candidates are:
+Colours first, at full resolution, then resolution: at OCRmyPDF's half on 60 generated
+chats (bench/peer_bench.py --generated 60 --half), 4 colours at 125-150 dpi read the
+e-mail on 12/12 sampled pages where 16 colours at 72 dpi (same bytes) read 8/12; on
+the 20 real screenshots with an e-mail tesseract read 16/20 originals, 17/20 at 16
+colours, 16/20 at 8 and 4. 72 dpi (one image px per pt: below it the image is blurrier
+than the page at 100 %) and q50 are the bottom. Per image and rung the candidates are:
 
 * JPEG at the rung's quality, baseline, Huffman-optimised, 4:2:0, from pixels only;
   "L" (grey) when the crop is grey (channel spread <= 12 for 99.9 % of pixels);
 * for a flat UI crop (its 256 commonest colours cover >= 95 % of pixels; a chat
-  screenshot is ~99.5 %: anti-aliased text) a palette PNG: fast octree, no dither,
-  256 colours (lossless when the crop has <= 256); for a grey crop an 8-bit grey PNG.
+  screenshot is ~99.5 %: anti-aliased text), or a grey one below 256 colours, a
+  palette PNG, no dither: 256 and 64 colours by Pillow's fast octree (lossless when the
+  crop has that few), 32..4 by libimagequant (an octree of 16 loses thin strokes:
+  13/20 e-mails against 17/20); for a grey crop at 256 an 8-bit grey PNG;
+* for a mostly flat crop (>= 70 % of a 1-in-9 sample in 256 colours: a chat with
+  avatars, wallpaper or a JPEG's noise; a photo ~1 %) a palette PNG at <= 32 colours.
+
+Palette PNGs list only the colours used (the PDF repeats the palette in hex in each
+image's dictionary; `EncodedImage.size` counts it), and their rows are unfiltered,
+deflated at 6 on rung 0 and 9 below (10-25 % smaller than Pillow's adaptive filters).
+zopfli was measured and left out: another 5-13 %, but 0.1-1.6 s CPU an image.
 
 Each image takes the smallest candidate at its rung, or a smaller one from a better
 rung already computed (a PNG can grow when downscaled by a little: 56 kB at 1170 px,
@@ -110,8 +123,10 @@ import json
 import math
 import os
 import pickle
+import struct
 import tempfile
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +134,11 @@ from typing import Callable, Iterable
 
 import PIL
 from PIL import Image, ImageChops
+
+try:  # libimagequant (GPL-3.0-or-later): fewer-colour palettes; octree without it
+    from imagequant import _libimagequant as imagequant
+except ImportError:  # pragma: no cover - a dependency; only a stripped install lacks it
+    imagequant = None
 
 from .errors import InputError, TooBig
 from . import redact
@@ -135,13 +155,19 @@ SAFETY = 0.02  # images get (budget - overhead) * (1 - SAFETY)
 SNAP = 0.92  # a downscale by less than 8 % is not worth a resample: keep full size
 RESAMPLE = Image.Resampling.BICUBIC
 JPEG_SUBSAMPLING = 2  # 4:2:0; 4:4:4 read no better and cost 20-35 % more bytes
-PNG_COMPRESS_LEVEL = 6
+PNG_COMPRESS_LEVEL = 6  # grey PNGs (Pillow's adaptive row filters suit grey)
+DEFLATE_TOP = 6  # palette PNGs at rung 0 (256 colours): the cap is not binding yet
+DEFLATE_LOW = 9  # palette PNGs below it: the cap binds, bytes matter
+PALETTE_FLOOR = 4  # fewest palette colours (libimagequant): chat text still reads
+OCTREE_MIN_COLORS = 64  # from this many colours up the octree is as legible and smaller
+QUANT_SPEED = 8  # libimagequant speed (1 best .. 10 fastest); see the docstring
 FLAT_MAX_COLORS = 1 << 14  # more distinct colours than this: a photo, not a UI
 # (a chat screenshot has ~1,000: anti-aliased text; getcolors costs 7x more at 1 << 16)
 FLAT_COVERAGE = 0.95  # a UI screenshot: its 256 commonest colours cover 95 % of pixels
+MOSTLY_FLAT = 0.7  # ...or 70 %: a palette PNG of few colours is still a candidate
 GRAY_TOLERANCE = 12  # max channel spread (of 255) still counted as grey
 GRAY_OUTLIERS = 0.001  # share of pixels allowed above that spread
-SCHEMA = 1  # of the on-disk cache
+SCHEMA = 2  # of the on-disk cache (2: palette colour counts, compact palettes)
 
 # --- the ladder -----------------------------------------------------------------------
 
@@ -152,16 +178,21 @@ class Level:
 
     index: int
     dpi: float  # resolution cap, px per inch of the image's drawn width
-    quality: int  # JPEG quality; palette/grey PNG is lossless at any level
+    quality: int  # JPEG quality
+    colors: int = 256  # palette PNG colours (256: lossless where the crop has <= 256)
 
     def describe(self) -> str:
-        return f"level {self.index} (<= {self.dpi:g} dpi, JPEG q{self.quality})"
+        return (f"level {self.index} (<= {self.dpi:g} dpi, JPEG q{self.quality}, "
+                f"{self.colors}-colour palette)")
 
 
-LADDER: tuple[Level, ...] = tuple(Level(i, d, q) for i, (d, q) in enumerate([
-    (300, 90), (250, 85), (200, 80), (200, 70), (170, 65), (150, 60), (150, 50),
-    (125, JPEG_FLOOR), (110, JPEG_FLOOR), (100, JPEG_FLOOR), (90, JPEG_FLOOR),
-    (80, JPEG_FLOOR), (72, JPEG_FLOOR),
+LADDER: tuple[Level, ...] = tuple(Level(i, d, q, c) for i, (d, q, c) in enumerate([
+    (300, 90, 256), (300, 85, 64), (300, 80, 32), (300, 70, 16), (300, 65, 8),
+    (250, 60, 8), (200, JPEG_FLOOR, 8), (200, JPEG_FLOOR, PALETTE_FLOOR),
+    (170, JPEG_FLOOR, PALETTE_FLOOR), (150, JPEG_FLOOR, PALETTE_FLOOR),
+    (125, JPEG_FLOOR, PALETTE_FLOOR), (110, JPEG_FLOOR, PALETTE_FLOOR),
+    (100, JPEG_FLOOR, PALETTE_FLOOR), (90, JPEG_FLOOR, PALETTE_FLOOR),
+    (80, JPEG_FLOOR, PALETTE_FLOOR), (72, JPEG_FLOOR, PALETTE_FLOOR),
 ]))
 BOTTOM = len(LADDER) - 1
 
@@ -169,6 +200,9 @@ BOTTOM = len(LADDER) - 1
 # bench/fit_floor.py): only used to *predict* which level to try next.
 _Q_FACTOR = {90: 1.0, 85: 0.88, 80: 0.78, 70: 0.66, 65: 0.62, 60: 0.59, 50: 0.53,
              40: 0.48, 30: 0.43}
+# Relative palette PNG size by colours (bytes / bytes of the 256-colour octree; 16 real
+# screenshots, bench/fit_bench.py): only used to predict.
+_C_FACTOR = {256: 1.0, 64: 0.88, 32: 0.83, 16: 0.75, 8: 0.65, 4: 0.5}
 # bytes ~ pixels ** e when downscaling (same bench): JPEG 0.65, palette PNG 0.2-0.5 (bumpy)
 _AREA_EXPONENT = {"jpeg": 0.65, "png": 0.35}
 
@@ -184,15 +218,34 @@ class EncodedImage:
     mode: str = "RGB"  # "RGB" (JPEG), "L" (grey JPEG or PNG), "P" (palette PNG)
     scale: float = 1.0  # embedded px / source px (1.0 = not downscaled)
     quality: int | None = None  # JPEG quality, None for PNG
+    colors: int | None = None  # palette PNG: the colours asked for (256: octree)
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        """Its bytes in the package: the file, plus a palette's bytes once more (the
+        PDF carries the palette in hex in the image's dictionary, the PNG in binary)."""
+        if self.mode != "P":
+            return len(self.data)
+        return len(self.data) + _palette_length(self.data)
 
     def __repr__(self) -> str:  # never dump the bytes
         q = f" q{self.quality}" if self.quality else ""
         return (f"EncodedImage({self.format}{q} {self.mode} {self.width}x{self.height} "
                 f"scale={self.scale:.3f} {len(self.data)} bytes)")
+
+
+def _palette_length(png: bytes) -> int:
+    """The PLTE chunk's length in a PNG (0 if it has none)."""
+    pos = 8
+    while pos + 8 <= len(png):
+        (length,) = struct.unpack(">I", png[pos:pos + 4])
+        kind = png[pos + 4:pos + 8]
+        if kind == b"PLTE":
+            return length
+        if kind == b"IDAT":
+            return 0
+        pos += 12 + length
+    return 0
 
 
 @dataclass(frozen=True)
@@ -230,6 +283,7 @@ class FitResult:
     passes: int  # how many times the images were decoded and encoded
     report: list[str] = field(default_factory=list)  # lines for the build log
     decoded: int = 0  # images decoded (0 when the encode cache had everything)
+    overhead: int = 0  # the non-image bytes budgeted (measured, or the caller's guess)
 
 
 # --- per-image planning ---------------------------------------------------------------
@@ -242,6 +296,8 @@ class _Stats:
     gray: bool  # (nearly) grey: encode as "L"
     palette: bool  # flat UI (or <= 256 colours): a palette PNG is a candidate
     exact: bool  # <= 256 colours: the palette PNG at full size is lossless
+    mostly_flat: bool = False  # a UI with some photo (avatars, wallpaper, a JPEG's noise):
+    # a palette PNG is a candidate once the ladder is down to libimagequant's few colours
 
 
 @dataclass(frozen=True)
@@ -253,9 +309,11 @@ class _Spec:
     width: int
     height: int
     quality: int | None
+    colors: int | None = None  # palette PNG: its colour count (256: octree, else imagequant)
 
     def name(self) -> str:
-        q = f"q{self.quality}" if self.quality is not None else "lossless"
+        q = (f"q{self.quality}" if self.quality is not None
+             else f"c{self.colors}" if self.colors else "lossless")
         return f"{self.format}-{self.mode}-{self.width}x{self.height}-{q}"
 
 
@@ -292,10 +350,11 @@ def _specs(stats: _Stats, level: Level, display_width_pt: float,
     if min_text_px and min_text_px * min(jw / stats.width, jh / stats.height) < JPEG_TEXT_PX:
         q = max(q, JPEG_SMALL_TEXT_QUALITY)
     specs = [_Spec("jpeg", "L" if stats.gray else "RGB", jw, jh, q)]
-    if stats.gray:
+    if stats.gray and level.colors >= 256:
         specs.append(_Spec("png", "L", w, h, None))  # 8-bit grey PNG: lossless
-    elif stats.palette:
-        specs.append(_Spec("png", "P", w, h, None))
+    elif stats.palette or stats.gray or (stats.mostly_flat
+                                         and level.colors < OCTREE_MIN_COLORS):
+        specs.append(_Spec("png", "P", w, h, None, level.colors))
     return specs
 
 
@@ -326,11 +385,87 @@ def encode_jpeg(image: Image.Image, quality: int, subsampling: int = JPEG_SUBSAM
 
 
 def encode_palette(image: Image.Image, colors: int = 256) -> bytes:
-    """Palette PNG: fast octree, no dithering (dither noise costs bytes and blurs text).
-    Lossless when the image has <= `colors` colours."""
-    p = _bare(image).quantize(colors, method=Image.Quantize.FASTOCTREE,
-                              dither=Image.Dither.NONE)
-    return encode_png(p)
+    """Palette PNG, no dithering (dither noise costs bytes and blurs text), its palette
+    only the colours used (a PDF carries the palette uncompressed in the image's
+    dictionary, and fewer entries let PNG pack 4 or 2 bits a pixel).
+    64 colours or more: Pillow's fast octree (lossless when the image has <= `colors`).
+    Fewer: libimagequant (pngquant's quantiser), which keeps anti-aliased text crisp at
+    16 colours where an octree of 16 loses thin strokes (see the module docstring)."""
+    image = _bare(image)
+    if colors < OCTREE_MIN_COLORS and imagequant is not None:
+        p = quantize(image, colors)
+    else:
+        p = image.quantize(colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    return palette_png(compact_palette(p), DEFLATE_TOP if colors >= 256 else DEFLATE_LOW)
+
+
+def palette_png(p: Image.Image, level: int = DEFLATE_LOW) -> bytes:
+    """A "P" image as a PNG whose rows are not filtered, deflated at level 9, packed
+    1, 2, 4 or 8 bits a pixel by its palette's length. Pillow filters each row
+    adaptively, which suits photos and grey but costs a palette image 10-20 % (a
+    palette index has no arithmetic neighbour); libpng and pngquant leave them
+    unfiltered too. `level`: deflate 6 where speed matters more than bytes (rung 0, the
+    cap not binding), 9 below it (5-10 % smaller, 4-10x the deflate time: 50 ms for a
+    1170x2532 chat). Checked by decoding: assembly decodes every image before embedding."""
+    w, h = p.size
+    palette = bytes(p.getpalette("RGB") or b"\0\0\0")
+    n = max(1, len(palette) // 3)
+    bits = 1 if n <= 2 else 2 if n <= 4 else 4 if n <= 16 else 8
+    raw = p.tobytes("raw", "P" if bits == 8 else f"P;{bits}")
+    stride = (w * bits + 7) // 8
+    rows = b"".join(b"\0" + raw[y * stride:(y + 1) * stride] for y in range(h))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bits, 3, 0, 0, 0))
+            + chunk(b"PLTE", palette[:3 * n]) + chunk(b"IDAT", zlib.compress(rows, level))
+            + chunk(b"IEND", b""))
+
+
+def quantize(image: Image.Image, colors: int, speed: int = QUANT_SPEED) -> Image.Image:
+    """libimagequant, no dithering: a "P" image of at most `colors` colours."""
+    w, h = image.size
+    lib, ffi = imagequant.lib, imagequant.ffi
+    attr = lib.liq_attr_create()
+    if attr == ffi.NULL:
+        raise MemoryError("libimagequant: cannot allocate")
+    liq_image = result = ffi.NULL
+    try:
+        if (lib.liq_set_max_colors(attr, int(colors)) != lib.LIQ_OK
+                or lib.liq_set_speed(attr, int(speed)) != lib.LIQ_OK):
+            raise ValueError(f"libimagequant: bad colours {colors} or speed {speed}")
+        rgba = image.convert("RGBA").tobytes()
+        liq_image = lib.liq_image_create_rgba(attr, rgba, w, h, 0)
+        out = ffi.new("liq_result**")
+        if lib.liq_image_quantize(liq_image, attr, out) != lib.LIQ_OK:
+            raise ValueError("libimagequant: quantisation failed")
+        result = out[0]
+        lib.liq_set_dithering_level(result, 0.0)
+        pixels = ffi.new("char[]", w * h)
+        if lib.liq_write_remapped_image(result, liq_image, pixels, w * h) != lib.LIQ_OK:
+            raise ValueError("libimagequant: remapping failed")
+        pal = lib.liq_get_palette(result)
+        rgb = bytes(v for k in range(pal.count) for v in (pal.entries[k].r, pal.entries[k].g,
+                                                          pal.entries[k].b))
+        p = Image.frombytes("P", (w, h), ffi.buffer(pixels, w * h)[:])
+        p.putpalette(rgb, "RGB")
+        return p
+    finally:
+        if result != ffi.NULL:
+            lib.liq_result_destroy(result)
+        if liq_image != ffi.NULL:
+            lib.liq_image_destroy(liq_image)
+        lib.liq_attr_destroy(attr)
+
+
+def compact_palette(p: Image.Image) -> Image.Image:
+    """The same "P" image with only the palette entries it uses, commonest first."""
+    used = p.getcolors(256)
+    if used is None or len(used) * 3 >= len(p.getpalette() or ()):
+        return p
+    return p.remap_palette([i for _n, i in sorted(used, key=lambda c: (-c[0], c[1]))])
 
 
 def encode_png(image: Image.Image) -> bytes:
@@ -379,9 +514,9 @@ def _encode(sized: _Sized, spec: _Spec, fast: bool = False) -> EncodedImage:
     elif spec.mode == "L":
         data = encode_png(small.convert("L"))
     else:
-        data = encode_palette(small)
+        data = encode_palette(small, spec.colors or 256)
     return EncodedImage(data, spec.format, spec.width, spec.height, spec.mode,
-                        spec.width / sized.image.width, spec.quality)
+                        spec.width / sized.image.width, spec.quality, spec.colors)
 
 
 def _choose(sized: _Sized, specs: list[_Spec], made: dict) -> EncodedImage:
@@ -427,7 +562,20 @@ def measure(image: Image.Image) -> _Stats:
     else:
         palette = False
         gray = _grayish(image)
-    return _Stats(w, h, gray, palette, exact)
+    return _Stats(w, h, gray, palette, exact, palette or _mostly_flat(image))
+
+
+def _mostly_flat(image: Image.Image) -> bool:
+    """Its 256 commonest colours cover >= MOSTLY_FLAT of a 1-in-9 pixel sample (nearest
+    neighbour: no new colours). Real chat screenshots with avatars or a JPEG's noise
+    cover 76-99 %; a photo ~1 %."""
+    w, h = image.size
+    sample = image.resize((max(1, w // 3), max(1, h // 3)), Image.Resampling.NEAREST)
+    colors = sample.getcolors(FLAT_MAX_COLORS)
+    if colors is None:
+        return False
+    counts = sorted((n for n, _ in colors), reverse=True)
+    return sum(counts[:256]) >= MOSTLY_FLAT * sample.width * sample.height
 
 
 def _few_colourful(colors: list, allowed: float) -> bool:
@@ -555,7 +703,7 @@ class _DiskCache:
             folder = self.folder(job.load)
             d = json.loads((folder / "stats.json").read_text())
             stats = _Stats(int(d["width"]), int(d["height"]), bool(d["gray"]),
-                           bool(d["palette"]), bool(d["exact"]))
+                           bool(d["palette"]), bool(d["exact"]), bool(d["mostly_flat"]))
             encoded: dict = {}
             for li in job.levels:
                 specs = tuple(sp for sp in _specs(stats, LADDER[li], job.display_width_pt,
@@ -564,7 +712,8 @@ class _DiskCache:
                     continue
                 c = json.loads((folder / self._choice(specs)).read_text())
                 spec = _Spec(str(c["format"]), str(c["mode"]), int(c["width"]),
-                             int(c["height"]), None if c["quality"] is None else int(c["quality"]))
+                             int(c["height"]), None if c["quality"] is None else int(c["quality"]),
+                             None if c.get("colors") is None else int(c["colors"]))
                 if spec not in specs:
                     return None
                 data = (folder / spec.name()).read_bytes()
@@ -572,7 +721,7 @@ class _DiskCache:
                     return None
                 encoded[li] = (specs, EncodedImage(data, spec.format, spec.width, spec.height,
                                                    spec.mode, spec.width / stats.width,
-                                                   spec.quality))
+                                                   spec.quality, spec.colors))
             return _Done(job.index, stats, encoded, False)
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -586,12 +735,14 @@ class _DiskCache:
             s = done.stats
             self._write(folder / "stats.json", json.dumps(
                 {"width": s.width, "height": s.height, "gray": s.gray,
-                 "palette": s.palette, "exact": s.exact}).encode())
+                 "palette": s.palette, "exact": s.exact,
+                 "mostly_flat": s.mostly_flat}).encode())
             for specs, enc in done.encoded.values():
                 self._write(folder / _spec_of(enc).name(), enc.data)
                 self._write(folder / self._choice(specs), json.dumps(
                     {"format": enc.format, "mode": enc.mode, "width": enc.width,
-                     "height": enc.height, "quality": enc.quality}).encode())
+                     "height": enc.height, "quality": enc.quality,
+                     "colors": enc.colors}).encode())
         except OSError:
             self.disabled = True
 
@@ -691,27 +842,33 @@ def _smaller(a: EncodedImage, b: EncodedImage) -> bool:
 
 def _order(e: EncodedImage):
     # by size; ties go to the sharper (larger) image, then to PNG: deterministic
-    return (len(e.data), -e.width, e.format != "png")
+    return (e.size, -e.width, e.format != "png")
 
 
 def _spec_of(e: EncodedImage) -> _Spec:
-    return _Spec(e.format, e.mode, e.width, e.height, e.quality)
+    return _Spec(e.format, e.mode, e.width, e.height, e.quality, e.colors)
 
 
 def fit(items: list[FitItem], budget: int, *, overhead: int = 0, workers: int | None = None,
-        cache_dir: Path | None = None) -> FitResult:
+        cache_dir: Path | None = None,
+        measure_overhead: Callable[[], int] | None = None) -> FitResult:
     """Encode every item so that the images total at most (budget - overhead) * 0.98,
     at the best rung of the ladder that fits (the same rung for every image). Raises
     TooBig when even the bottom rung is too big. `cache_dir`: an on-disk cache of
-    encodings (CropSource items only); None means no cache."""
+    encodings (CropSource items only); None means no cache. `measure_overhead`: returns
+    the non-image bytes measured; called (once) only when `overhead`, a rough guess,
+    leaves too little room for rung 0, before any lower rung is searched."""
     t0 = time.perf_counter()
     for it in items:
         if not it.display_width_pt or it.display_width_pt <= 0:
             raise ValueError(f"{it.key}: display_width_pt must be > 0")
-    room = budget - overhead
-    target = int(room * (1.0 - SAFETY))
+    target = int((budget - overhead) * (1.0 - SAFETY))
     if not items:
-        return FitResult([], 0, LADDER[0], target, 0, ["images: none to fit"])
+        return FitResult([], 0, LADDER[0], target, 0, ["images: none to fit"],
+                         overhead=overhead)
+    if target <= 0 and measure_overhead is not None:
+        overhead, measure_overhead = measure_overhead(), None
+        target = int((budget - overhead) * (1.0 - SAFETY))
     if target <= 0:
         raise TooBig(f"the non-image part alone ({overhead:,} bytes) leaves no room under "
                      f"the {budget:,}-byte cap")
@@ -755,29 +912,36 @@ def fit(items: list[FitItem], budget: int, *, overhead: int = 0, workers: int | 
                             st.add(li, [e])
 
         def total(li: int) -> int:
-            return sum(len(st.best(li).data) for st in states)
+            return sum(st.best(li).size for st in states)
 
         run([0])  # the cheap thing first: one decode and encode per image
+        if total(0) > target and measure_overhead is not None:
+            overhead = measure_overhead()
+            target = int((budget - overhead) * (1.0 - SAFETY))
+            if target <= 0:
+                raise TooBig(f"the non-image part alone ({overhead:,} bytes) leaves no room "
+                             f"under the {budget:,}-byte cap")
         chosen = 0 if total(0) <= target else _search(states, target, budget, overhead,
                                                        run, total)
     finally:
         runner.close()
     images = [st.best(chosen) for st in states]
-    size = sum(len(e.data) for e in images)
+    size = sum(e.size for e in images)
     report = _report(images, size, LADDER[chosen], target, budget, overhead, path, decoded,
                      time.perf_counter() - t0)
-    return FitResult(images, size, LADDER[chosen], target, passes, report, decoded)
+    return FitResult(images, size, LADDER[chosen], target, passes, report, decoded, overhead)
 
 
 def placeholder(width: int, height: int) -> EncodedImage:
-    """A blank palette PNG of a crop's shape (64 px wide) with a full 256-colour palette:
-    stands in for an image when the rest of the package is measured (`width` x `height`
-    are the crop's source pixels; only the shape matters to the page)."""
+    """A blank one-colour palette PNG of a crop's shape (64 px wide): stands in for an
+    image when the rest of the package is measured (`width` x `height` are the crop's
+    source pixels; only the shape matters to the page). What a real image's palette adds
+    to its dictionary is counted in that image's `size`."""
     w = 64
     h = max(1, round(w * height / max(1, width)))
     im = Image.new("P", (w, h), 0)
-    im.putpalette(bytes(range(256)) * 3)
-    return EncodedImage(encode_png(im), "png", w, h, mode="P", scale=w / max(1, width))
+    im.putpalette(b"\xff\xff\xff")
+    return EncodedImage(palette_png(im), "png", w, h, mode="P", scale=w / max(1, width))
 
 
 def encode_at(item: FitItem, level: int | Level) -> EncodedImage:
@@ -830,6 +994,8 @@ def _model(st: _State, li: int, fmt: str) -> float:
     specs = _specs(st.stats, LADDER[li], st.item.display_width_pt, st.item.min_text_px)
     spec = next((sp for sp in specs if sp.format == fmt), specs[0])
     m = (spec.width * spec.height) ** _AREA_EXPONENT[spec.format]
+    if spec.colors:
+        m *= _C_FACTOR.get(spec.colors, 1.0)
     if spec.format == "jpeg":
         q = spec.quality
         m *= _Q_FACTOR.get(q) or _Q_FACTOR[min(_Q_FACTOR, key=lambda k: abs(k - q))]
@@ -841,12 +1007,12 @@ def _predict(st: _State, li: int) -> float:
     either side (or the one above, scaled by the model)."""
     a = max(lv for lv in st.by_level if lv <= li)  # nearest measured rung above (0 is)
     ea = st.best(a)
-    sa = len(ea.data)
+    sa = ea.size
     after = [lv for lv in st.by_level if lv >= li]
     if not after:
         return sa * min(1.0, _model(st, li, ea.format) / _model(st, a, ea.format))
     eb = st.best(min(after))
-    sb = len(eb.data)
+    sb = eb.size
     if sa <= sb:
         return sa
     # interpolate in log size, at where `li` sits between a and b in log model size
@@ -880,8 +1046,8 @@ def _group(items: list[FitItem]) -> list[list[int]]:
 
 def _too_big_message(states: list[_State], at_floor: int, target: int, budget: int,
                      overhead: int) -> str:
-    heavy = sorted(states, key=lambda st: (-len(st.best(BOTTOM).data), st.item.key))[:3]
-    names = ", ".join(f"{st.item.key} {_kb(len(st.best(BOTTOM).data))}" for st in heavy)
+    heavy = sorted(states, key=lambda st: (-st.best(BOTTOM).size, st.item.key))[:3]
+    names = ", ".join(f"{st.item.key} {_kb(st.best(BOTTOM).size)}" for st in heavy)
     bottom = LADDER[BOTTOM]
     return (f"the images need {_kb(at_floor)} even at the legibility floor (<= {bottom.dpi:g} "
             f"dpi, JPEG q >= {bottom.quality}, text >= {TEXT_FLOOR_PX:g} px) but only "
@@ -893,7 +1059,7 @@ def _report(images: list[EncodedImage], size: int, level: Level, target: int, bu
             overhead: int, path: list[list[int]], decoded: int, seconds: float) -> list[str]:
     kinds: dict[str, int] = {}
     for e in images:
-        k = ("palette PNG" if e.mode == "P" else "grey PNG" if e.format == "png"
+        k = (f"{e.colors or 256}-colour PNG" if e.mode == "P" else "grey PNG" if e.format == "png"
              else "grey JPEG" if e.mode == "L" else "JPEG")
         kinds[k] = kinds.get(k, 0) + 1
     scaled = sum(1 for e in images if e.scale < 1.0)

@@ -540,19 +540,14 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
              for e, s in slices]
     fit_cache = (cache_dir(options, "fit") or fit.default_cache_dir()) if options.use_cache else None
     # A rough guess first: if every image fits at the top rung with it, the real size is
-    # checked after assembly (below). If the cap binds, the non-image part is measured
+    # checked after assembly (below). If the cap binds, fit measures the non-image part
     # (one render with blank images) so that quality drops only as far as it must.
     overhead = 30_000 + 6_000 * pages + sum(e.doc.size for e in exhibits
                                             if isinstance(e, DocumentExhibit))
-    try:
-        fitted = fit.fit(items, limits.max_bytes, overhead=overhead, workers=options.workers,
-                         cache_dir=fit_cache)
-    except TooBig:
-        fitted = None
-    if fitted is None or fitted.level.index > 0:
-        overhead = measure_overhead(case, report, options, exhibits, slices, left_out, cover,
-                                    limits, pages, failures)
-        fitted = None
+    fitted = fit.fit(items, limits.max_bytes, overhead=overhead, workers=options.workers,
+                     cache_dir=fit_cache, measure_overhead=lambda: measure_overhead(
+                         case, report, options, exhibits, slices, left_out, cover, limits,
+                         pages, failures))
     for _attempt in range(3):
         if fitted is None:
             fitted = fit.fit(items, limits.max_bytes, overhead=overhead, workers=options.workers,
@@ -570,7 +565,7 @@ def build(case_dir: Path | str, options: BuildOptions | None = None) -> BuildRes
                     raise AssembleError(f"cover took {result.cover_pages} pages, the manifest "
                                         f"says {manifest['cover_pages']}", out)
                 if result.bytes > limits.max_bytes:
-                    raise _OverCap(result.bytes - sum(len(i.data) for i in fitted.images))
+                    raise _OverCap(result.bytes - sum(i.size for i in fitted.images))
         except _OverCap as over:
             overhead = over.overhead + 10_000
             fitted = None

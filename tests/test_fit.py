@@ -86,7 +86,7 @@ def test_generous_budget_fits_at_level_0_in_one_pass(chats):
     r = fit(items, 50_000_000, workers=1)
     assert r.level.index == 0 and r.passes == 1
     assert len(r.images) == len(items)
-    assert r.total == sum(len(e.data) for e in r.images) <= r.target
+    assert r.total == sum(e.size for e in r.images) <= r.target
     for e in r.images:
         assert (e.width, e.height, e.scale) == (400, 800, 1.0)
         im = decoded(e)
