@@ -313,8 +313,15 @@ class _Spec:
 
     def name(self) -> str:
         q = (f"q{self.quality}" if self.quality is not None
-             else f"c{self.colors}" if self.colors else "lossless")
+             else f"c{self.colors}{_quantiser(self.colors)}" if self.colors else "lossless")
         return f"{self.format}-{self.mode}-{self.width}x{self.height}-{q}"
+
+
+def _quantiser(colors: int) -> str:
+    """"" or "o": which quantiser makes a palette of `colors` (octree or libimagequant),
+    so that the cache never serves one's output for the other (the extra may be
+    installed or removed between runs)."""
+    return "o" if colors < OCTREE_MIN_COLORS and imagequant is None else ""
 
 
 def text_floor_scale(min_text_px: float | None, floor_px: float = TEXT_FLOOR_PX) -> float:

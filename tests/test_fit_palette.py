@@ -101,3 +101,21 @@ def test_real_screenshot_at_the_fewest_colours_is_smaller_and_its_email_still_re
     back = Image.open(io.BytesIO(few)).convert("RGB")
     text = " ".join(line.text for line in make_engine("rapidocr").recognize(back))
     assert email.lower() in "".join(text.lower().split())
+
+
+def test_without_libimagequant_the_few_colour_rungs_use_the_octree(monkeypatch):
+    """The quant extra is opt-in (GPL library): without it a 16-colour rung still encodes
+    (octree), and its cache name differs so one quantiser's output is never served for
+    the other's."""
+    image = chat(600, 900)
+    spec = F._Spec("png", "P", 600, 900, None, colors=16)
+    had_quant = F.imagequant is not None
+    before = spec.name()
+    monkeypatch.setattr(F, "imagequant", None)
+    data = F.encode_palette(image, 16)
+    bits, entries, used = png_info(data)
+    assert used <= 16 and entries == used and bits <= 4
+    assert spec.name().endswith("-c16o")
+    assert before.endswith("-c16") if had_quant else before == spec.name()
+    # the octree's many-colour rungs are the same either way
+    assert F._Spec("png", "P", 600, 900, None, colors=256).name().endswith("-c256")
