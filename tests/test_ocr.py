@@ -613,3 +613,60 @@ def test_map_with_engine_reports_an_engine_that_cannot_be_built(fake, tmp_path):
     with pytest.raises(EngineError, match="no model here"):
         map_with_engine(lines_in, {"a": (str(img),), "b": (str(img),)}, "fake", workers=2,
                         settings={**fake, "fail_build": "no model here"})
+
+
+class HeavyFake(FakeEngine):
+    """FakeEngine whose reading is its heavy step: it takes the shared lock, and logs
+    when it starts and ends so that the test can see whether two workers overlapped."""
+
+    lock = None
+
+    def share_heavy_lock(self, lock) -> None:
+        self.lock = lock
+
+    def recognize(self, image):
+        with self.lock:
+            self._mark(f"start_{time.monotonic():.6f}")
+            time.sleep(0.3)
+            lines = super().recognize(image)
+            self._mark(f"end_{time.monotonic():.6f}")
+        return lines
+
+
+def test_workers_take_the_heavy_step_one_at_a_time(monkeypatch, tmp_path):
+    monkeypatch.setitem(ENGINES, "heavy", HeavyFake)
+    log = tmp_path / "log"
+    log.mkdir()
+    imgs = [rect_image(tmp_path / f"{i}.png", [(10, 10, 60, 30 + i, 40 + i)]) for i in range(4)]
+    out = run_ocr(jobs_for(*imgs), "heavy", cache=None, workers=2, settings={"log_dir": str(log)})
+    assert [out[p].lines[0].text for p in imgs] == [f"item {40 + i}" for i in range(4)]
+    assert len({f.name.split("-")[1] for f in log.glob("built-*")}) == 2  # two processes
+    starts = sorted(float(f.name.split("-")[0][6:]) for f in log.glob("start_*"))
+    ends = sorted(float(f.name.split("-")[0][4:]) for f in log.glob("end_*"))
+    assert len(starts) == len(ends) == 4
+    assert all(e <= s for e, s in zip(ends, starts[1:]))  # no step began before the last ended
+
+
+def test_rapidocr_detects_under_the_shared_lock(tmp_path):
+    import threading
+
+    class Counting:
+        def __init__(self):
+            self.lock, self.taken = threading.Lock(), 0
+
+        def __enter__(self):
+            self.lock.acquire()
+            self.taken += 1
+
+        def __exit__(self, *exc):
+            self.lock.release()
+
+    engine = make_engine("rapidocr")
+    lock = Counting()
+    engine.share_heavy_lock(lock)
+    path = chat_image(tmp_path / "a.png", "Jane Cooper", "jane.cooper@example.com",
+                      "March 5, 2024 at 10:42 AM")
+    with Image.open(path) as im:
+        texts = [ln.text for ln in engine.recognize(im.convert("RGB"))]
+    assert lock.taken == 1 and not lock.lock.locked()
+    assert any("jane.cooper@example.com" in t for t in texts), texts
