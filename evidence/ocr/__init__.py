@@ -271,9 +271,8 @@ def _pool(factory, settings: Mapping[str, Any], n: int) -> ProcessPoolExecutor:
         return executor
     # Workers build their engine in the initializer; forked only while no ML runtime is
     # loaded here (see workers.pool_context).
-    ctx = pool_context()
-    executor = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
-                                   initargs=(factory, settings, ctx.Lock()))
+    executor = ProcessPoolExecutor(max_workers=n, mp_context=pool_context(),
+                                   initializer=_worker_init, initargs=(factory, settings))
     if _kept["depth"]:
         old = _kept["pools"].pop(k, None)
         if old is not None:
@@ -326,18 +325,14 @@ def read_one(engine: Engine | Callable[[], Engine], path: Path, key: str) -> _Ou
 _worker: dict[str, Any] = {}
 
 
-def _worker_init(factory, settings: Mapping[str, Any], heavy_lock=None) -> None:
+def _worker_init(factory, settings: Mapping[str, Any]) -> None:
     # Ctrl-C goes to the whole process group; the parent alone handles it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One thread per worker: there is one worker per core. Set before torch is imported.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     try:
-        _worker["engine"] = engine = factory(**settings)
-        # An engine whose step of largest memory (rapidocr: detection) the workers should
-        # take one at a time, so that their peaks do not add up (Engine.share_heavy_lock).
-        if heavy_lock is not None and hasattr(engine, "share_heavy_lock"):
-            engine.share_heavy_lock(heavy_lock)
+        _worker["engine"] = factory(**settings)
     except EngineError as e:
         _worker["error"] = str(e)
     except Exception as e:

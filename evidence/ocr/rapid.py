@@ -172,16 +172,6 @@ class RapidEngine:
     def key(self) -> str:
         return self._key
 
-    def share_heavy_lock(self, lock) -> None:
-        """Run text detection only while holding `lock`, shared by the OCR workers.
-
-        Detection at 1024 px holds ~200-250 MB of activations for the length of the call
-        (recognition of one line far less): two workers detecting at once put the process
-        tree at ~710 MB on the real screenshots, over the 600 MB budget (issue 12). With
-        the lock one worker detects while the other recognises: detection is ~45 % of a
-        reading, so the two mostly interleave instead of waiting."""
-        self._ocr.text_det = _Locked(self._ocr.text_det, lock)
-
     def recognize(self, image: Image.Image) -> list[OcrLine]:
         if image.mode != "RGB":
             image = image.convert("RGB")
@@ -224,14 +214,3 @@ def _check_settings(det_limit_type, det_limit_side_len, use_cls, max_side_len) -
         raise EngineError(f"rapidocr side lengths out of range: det {side}, max {max_side}")
     return {"det_limit_type": det_limit_type, "det_limit_side_len": side,
             "use_cls": bool(use_cls), "max_side_len": max_side}
-
-
-class _Locked:
-    """A rapidocr step (the text detector) called only while holding a lock."""
-
-    def __init__(self, step, lock):
-        self.step, self.lock = step, lock
-
-    def __call__(self, *args, **kwargs):
-        with self.lock:
-            return self.step(*args, **kwargs)
