@@ -17,7 +17,7 @@ from .case import Case, load_case
 from .assemble import AssembleError
 from .errors import ChecksFailed, InputError, TooBig
 from .imageio import open_image
-from .ocr import run_ocr
+from .ocr import keep_pools, run_ocr
 from .ocr.base import Box, OcrLine, OcrResult
 from .ocr.cache import OcrCache, default_cache_dir
 from .output import atomic_path
@@ -192,9 +192,13 @@ def check(case_dir: Path | str, options: Options | None = None) -> CheckReport:
     found = ingest.discover(case, exclude=options.exclude | {case.default_output})
     docs = documents.discover(case, exclude=options.exclude | {case.default_output})
     shots = found.screenshots + docs.scans  # scanned documents are read like screenshots
-    results = ocr_screenshots(shots, options)
-    look = second_looker(options)
-    checks = [check_one(case, shot, results.get(shot.path), look=look) for shot in shots]
+    with keep_pools():  # the OCR workers read the screenshots, then the second looks
+        results = ocr_screenshots(shots, options)
+        checks = [check_one(case, shot, results.get(shot.path)) for shot in shots]
+        # The second looks these checks need, read together (in parallel), checked again.
+        look = second_looker(options, [c.shot for c in checks if needs_second_look(c)])
+    checks = [check_one(case, c.shot, results.get(c.shot.path), look=look)
+              if needs_second_look(c) else c for c in checks]
     checks = settle_with_case(case, checks, look)
     flag_outliers(checks)
     for c in checks:  # check verifies highlights exactly as build does
@@ -279,14 +283,27 @@ def needs_capture_time(dates: list[fields.DateHit], kind: str) -> bool:
         h.year is None or h.month is None or h.day is None for h in dates)
 
 
-def second_looker(options: Options) -> Callable[[ingest.Screenshot], list[OcrLine]]:
-    """The second look (see secondlook) with the run's engine and cache."""
+def second_looker(options: Options, ahead: list[ingest.Screenshot] = ()
+                  ) -> Callable[[ingest.Screenshot], list[OcrLine]]:
+    """The second look (see secondlook) with the run's engine and cache. The looks at
+    `ahead` are taken now, in the OCR worker processes (with the local runner; a runner
+    of its own, such as the Celery workers', reads them one at a time in this process)."""
     cache = OcrCache(cache_dir(options, "secondlook") or default_cache_dir().parent / "secondlook"
                      ) if options.use_cache else None
+    taken = secondlook.second_looks([(s.path, s.sha256) for s in ahead], options.engine, cache,
+                                    options.workers) if ahead and not options.ocr_runner else {}
 
     def look(shot: ingest.Screenshot) -> list[OcrLine]:
+        if shot.path in taken:
+            return taken[shot.path]
         return secondlook.second_look(shot.path, shot.sha256, options.engine, cache)
     return look
+
+
+def needs_second_look(c: ScreenshotCheck) -> bool:
+    """A conversation whose name, email or message date was not found (see secondlook)."""
+    return c.report is not None and c.shot.kind == "conversation" and not (
+        c.report.name.found and c.report.email.found and c.when.source == "image")
 
 
 def settle_with_case(case: Case, checks: list[ScreenshotCheck], look=None
@@ -326,8 +343,7 @@ def check_one(case: Case, shot: ingest.Screenshot, ocr: OcrResult | InputError |
         return c
     c.ocr = ocr
     c.report, c.when = _fields_and_when(case, shot, ocr.lines, case_orders)
-    if look is not None and shot.kind == "conversation" and not (
-            c.report.name.found and c.report.email.found and c.when.source == "image"):
+    if look is not None and needs_second_look(c):
         extra = look(shot)
         if extra:
             first = c.report.dates

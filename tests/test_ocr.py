@@ -567,3 +567,49 @@ def test_easyocr_reads_a_small_image(tmp_path, monkeypatch, no_network):
     assert r.engine.startswith("easyocr-")
     assert all(0 <= line.confidence <= 1 and line.box.x1 > line.box.x0 for line in r.lines)
     assert not no_network
+
+
+# --------------------------------------------------------------------------- kept pools
+
+def lines_in(engine, path: str) -> list[str]:
+    """For map_with_engine: the fake engine's reading of one image (importable by name)."""
+    if not hasattr(engine, "recognize"):
+        engine = engine()
+    with Image.open(path) as im:
+        return [ln.text for ln in engine.recognize(im.convert("RGB"))]
+
+
+def test_kept_pool_reads_then_maps_with_one_engine_per_worker(fake, tmp_path):
+    from evidence.ocr import _kept, keep_pools, map_with_engine
+    imgs = [rect_image(tmp_path / f"{i}.png", [(10, 10 + i, 60, 30 + i, 40 + i)]) for i in range(3)]
+    log = Path(fake["log_dir"])
+    with keep_pools():
+        out = run_ocr(jobs_for(*imgs), "fake", cache=None, workers=2, settings=fake)
+        mapped = map_with_engine(lines_in, {p: (str(p),) for p in imgs[:2]}, "fake",
+                                 workers=2, settings=fake)
+        assert _kept["pools"]  # still up inside the block
+    assert not _kept["pools"]  # ended with it
+    assert [out[p].lines[0].text for p in imgs] == ["item 40", "item 41", "item 42"]
+    assert mapped == {imgs[0]: ["item 40"], imgs[1]: ["item 41"]}
+    assert log_count(log, "built") == 2  # the two workers, once each
+    # Without the block, the second call starts a pool of its own.
+    run_ocr(jobs_for(*imgs[:2]), "fake", cache=None, workers=2, settings=fake)
+    map_with_engine(lines_in, {p: (str(p),) for p in imgs[:2]}, "fake", workers=2, settings=fake)
+    assert log_count(log, "built") == 6
+
+
+def test_map_with_engine_in_this_process_with_one_worker(fake, tmp_path):
+    from evidence.ocr import map_with_engine
+    img = rect_image(tmp_path / "a.png", [(10, 10, 60, 30, 70)])
+    assert map_with_engine(lines_in, {"a": (str(img),)}, "fake", workers=1,
+                           settings=fake) == {"a": ["item 70"]}
+    built = list(Path(fake["log_dir"]).glob("built-*"))
+    assert len(built) == 1 and built[0].name.split("-")[1] == str(os.getpid())
+
+
+def test_map_with_engine_reports_an_engine_that_cannot_be_built(fake, tmp_path):
+    from evidence.ocr import map_with_engine
+    img = rect_image(tmp_path / "a.png", [(10, 10, 60, 30, 70)])
+    with pytest.raises(EngineError, match="no model here"):
+        map_with_engine(lines_in, {"a": (str(img),), "b": (str(img),)}, "fake", workers=2,
+                        settings={**fake, "fail_build": "no model here"})

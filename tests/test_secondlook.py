@@ -4,7 +4,7 @@ from __future__ import annotations
 from PIL import Image, ImageDraw, ImageFont
 
 from evidence.ocr.cache import OcrCache
-from evidence.secondlook import is_dark, normalised, second_look
+from evidence.secondlook import is_dark, normalised, second_look, second_looks
 from fixtures.generate import _font_path
 
 
@@ -44,3 +44,25 @@ def test_light_image_gets_no_second_look(tmp_path):
     path = tmp_path / "light.png"
     Image.new("RGB", (300, 200), (250, 250, 250)).save(path)
     assert second_look(path, "sha-light") == []
+
+
+def test_second_looks_in_worker_processes_match_one_at_a_time(tmp_path):
+    dark, _ = _faint(tmp_path)
+    (tmp_path / "other-shade").mkdir()
+    dark2, _ = _faint(tmp_path / "other-shade", bg=(24, 26, 30), fg=(33, 35, 39))
+    light = tmp_path / "light.png"
+    Image.new("RGB", (300, 200), (250, 250, 250)).save(light)
+    cache = OcrCache(tmp_path / "cache")
+    items = [(dark, "sha-d1"), (dark2, "sha-d2"), (light, "sha-l")]
+    got = second_looks(items, cache=cache, workers=2)  # the real engine in a worker pool
+    assert got[light] == []
+    for path in (dark, dark2):
+        assert any("07/26/2023" in ln.text for ln in got[path]), got[path]
+    # the same lines as a look in this process (from the cache: confidences rounded)
+    alone = second_look(dark, "sha-d1", cache=OcrCache(tmp_path / "other"))
+    assert [(ln.text, ln.box) for ln in got[dark]] == [(ln.text, ln.box) for ln in alone]
+    # every outcome is cached, "not dark" too: a warm run reads nothing again
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 3
+    again = second_looks(items, cache=cache, workers=2)
+    assert {p: [ln.text for ln in v] for p, v in again.items()} == \
+        {p: [ln.text for ln in v] for p, v in got.items()}

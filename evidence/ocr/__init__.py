@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -45,9 +46,9 @@ Progress = Callable[[int, int], None]
 # image is unusable) or "engine" (the engine is unusable: stop the run).
 _Outcome = Union[OcrResult, tuple[str, str]]
 
-__all__ = ["ENGINES", "DEFAULT_ENGINE", "make_engine", "ocr_key", "run_ocr", "default_workers",
-           "OcrCache", "CacheWarning", "default_cache_dir", "Box", "Engine", "OcrLine",
-           "OcrResult", "RapidEngine", "EasyEngine"]
+__all__ = ["ENGINES", "DEFAULT_ENGINE", "make_engine", "ocr_key", "run_ocr", "map_with_engine",
+           "keep_pools", "default_workers", "OcrCache", "CacheWarning", "default_cache_dir",
+           "Box", "Engine", "OcrLine", "OcrResult", "RapidEngine", "EasyEngine"]
 
 
 def _factory(name: str) -> Callable[..., Engine]:
@@ -173,27 +174,56 @@ def run_ocr(jobs: list[tuple[Path, str]], engine_name: str, *, cache: OcrCache |
             for sha, paths in misses.items():
                 deliver(sha, paths, read_one(engine, paths[0], key))
         else:
-            _run_pool(misses, factory, settings, key, n, deliver, engine_name,
+            tasks = {sha: (str(paths[0]), key) for sha, paths in misses.items()}
+            _run_pool(read_one, tasks, factory, settings, n,
+                      lambda sha, outcome: deliver(sha, misses[sha], outcome), engine_name,
                       cached=cache is not None and not cache.disabled)
     return {p: results[p] for p in order}
 
 
-def _run_pool(misses: dict[str, list[Path]], factory, settings, key: str, n: int,
+def map_with_engine(func: Callable[..., Any], tasks: Mapping[Any, tuple], engine_name: str, *,
+                    workers: int | None = None,
+                    settings: Mapping[str, Any] | None = None) -> dict[Any, Any]:
+    """{key: func(engine, *args)} for each `tasks` item (key -> args), in worker processes
+    that each build the engine once, as run_ocr's do. In this process only when one worker
+    is asked for: then `engine` is a function that builds it on first use, so `func` must
+    accept both (see `read_one`). A single task otherwise still goes to a worker, so that
+    this process never loads the ML runtime (later pools can then fork: workers.py).
+    `func` must be importable by name. Raises EngineError when the engine cannot be built
+    or a worker dies."""
+    settings = dict(settings or {})
+    factory = _factory(engine_name)
+    out: dict[Any, Any] = {}
+
+    def got(k, result) -> None:
+        out[k] = result
+    n = min(workers or default_workers(), len(tasks))
+    if (workers or default_workers()) <= 1:
+        def engine() -> Engine:
+            return _local_engine(engine_name, settings)
+        for k, args in tasks.items():
+            got(k, func(engine, *args))
+    else:
+        preflight = getattr(factory, "preflight", None)
+        if preflight is not None:
+            settings = preflight(**settings)
+        _run_pool(func, dict(tasks), factory, settings, n, got, engine_name, cached=False)
+    return out
+
+
+def _run_pool(func, tasks: dict[Any, tuple], factory, settings, n: int,
               deliver, engine_name: str, cached: bool) -> None:
-    # Workers build their engine in the initializer; forked only while no ML runtime is
-    # loaded here (see workers.pool_context).
-    ctx = pool_context()
-    executor = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
-                                   initargs=(factory, settings, key))
+    """func(engine, *args) for every (key, args) of `tasks` in n worker processes;
+    deliver(key, result) as each arrives."""
+    executor = _pool(factory, settings, n)
     try:
-        pending = {executor.submit(_worker_read, str(paths[0])): (sha, paths)
-                   for sha, paths in misses.items()}
+        pending = {executor.submit(_worker_call, func, *args): k for k, args in tasks.items()}
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
-                sha, paths = pending.pop(fut)
+                k = pending.pop(fut)
                 try:
-                    outcome = fut.result()
+                    ok, outcome = fut.result()
                 except BrokenProcessPool:
                     unread = len(pending) + 1
                     raise EngineError(
@@ -201,15 +231,61 @@ def _run_pool(misses: dict[str, list[Path]], factory, settings, key: str, n: int
                         f"inside the {engine_name} engine) with {unread} screenshot(s) still "
                         "to read" + ("; the screenshots read so far are cached"
                                      if cached else "")) from None
-                deliver(sha, paths, outcome)
+                if not ok:
+                    raise EngineError(outcome)
+                deliver(k, outcome)
     except BaseException:
         _stop(executor)
         raise
-    executor.shutdown(wait=True)
+    if not _kept["depth"]:
+        executor.shutdown(wait=True)
+
+
+# Pools kept up between calls inside `keep_pools()`: {(factory, settings): executor}.
+_kept: dict[str, Any] = {"depth": 0, "pools": {}}
+
+
+@contextmanager
+def keep_pools() -> Iterator[None]:
+    """Within this block the OCR worker pools stay up between calls (run_ocr, then
+    map_with_engine for the second looks), so their processes start and load the models
+    once; they end when the block does. Measured on every third real screenshot (16, 10
+    second looks): a second pool cost ~1.8 CPU s (two processes importing onnxruntime and
+    loading the models again)."""
+    _kept["depth"] += 1
+    try:
+        yield
+    finally:
+        _kept["depth"] -= 1
+        if not _kept["depth"]:
+            pools, _kept["pools"] = _kept["pools"], {}
+            for executor in pools.values():
+                executor.shutdown(wait=True)
+
+
+def _pool(factory, settings: Mapping[str, Any], n: int) -> ProcessPoolExecutor:
+    """A pool of n workers (or more, if a kept one has them) holding this engine."""
+    k = (factory, repr(sorted(settings.items())))
+    executor = _kept["pools"].get(k)
+    if executor is not None and executor._max_workers >= n:
+        return executor
+    # Workers build their engine in the initializer; forked only while no ML runtime is
+    # loaded here (see workers.pool_context).
+    executor = ProcessPoolExecutor(max_workers=n, mp_context=pool_context(),
+                                   initializer=_worker_init, initargs=(factory, settings))
+    if _kept["depth"]:
+        old = _kept["pools"].pop(k, None)
+        if old is not None:
+            old.shutdown(wait=True)
+        _kept["pools"][k] = executor
+    return executor
 
 
 def _stop(executor: ProcessPoolExecutor) -> None:
     """Stop the pool now (error or Ctrl-C): drop queued work, end the workers."""
+    for k, kept in list(_kept["pools"].items()):
+        if kept is executor:
+            del _kept["pools"][k]
     processes = list((getattr(executor, "_processes", None) or {}).values())
     executor.shutdown(wait=False, cancel_futures=True)
     for p in processes:
@@ -249,13 +325,12 @@ def read_one(engine: Engine | Callable[[], Engine], path: Path, key: str) -> _Ou
 _worker: dict[str, Any] = {}
 
 
-def _worker_init(factory, settings: Mapping[str, Any], key: str) -> None:
+def _worker_init(factory, settings: Mapping[str, Any]) -> None:
     # Ctrl-C goes to the whole process group; the parent alone handles it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One thread per worker: there is one worker per core. Set before torch is imported.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    _worker["key"] = key
     try:
         _worker["engine"] = factory(**settings)
     except EngineError as e:
@@ -266,7 +341,23 @@ def _worker_init(factory, settings: Mapping[str, Any], key: str) -> None:
         _worker["error"] = f"cannot build the OCR engine: {type(e).__name__}: {e}"
 
 
-def _worker_read(path: str) -> _Outcome:
+def _worker_call(func, *args) -> tuple[bool, Any]:
+    """(True, func(engine, *args)), or (False, why the engine is unusable)."""
     if "error" in _worker:
-        return ("engine", _worker["error"])
-    return read_one(_worker["engine"], Path(path), _worker["key"])
+        return (False, _worker["error"])
+    try:
+        return (True, func(_worker["engine"], *args))
+    finally:
+        _release_memory()
+
+
+def _release_memory() -> None:
+    """Hand the heap an image freed back to the system (glibc keeps it otherwise): a
+    worker sits at ~130 MB between images instead of its largest image's ~400 MB, which
+    keeps two workers and the next stage's pool within the memory budget (issue 12)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass

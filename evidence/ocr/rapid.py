@@ -127,9 +127,14 @@ class RapidEngine:
             # word boxes from the recogniser's character positions (no extra model run);
             # highlights outline whole words with them (see ocr/words.py)
             "Global.return_word_box": True,
-            # onnxruntime's memory arena: reused buffers across images, ~7-10 % less time
-            # per image in a long-lived worker (same output, so not part of the key)
-            "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
+            # onnxruntime's memory arena off: it keeps the largest image's buffers for the
+            # worker's life. Measured on every second real screenshot (24, one worker, one
+            # thread, load ~10 so CPU seconds): arena on 37.5 CPU s, PSS 478 MB between
+            # images; off 38.3 s, 394 MB; off with malloc_trim after each image (see
+            # ocr._worker_call) 127 MB. An earlier quiet-machine run had found ~7-10 % less
+            # time with it; the difference is now within the noise, and two workers at
+            # ~480 MB each broke the 600 MB budget (issue 12). Same output: not in the key.
+            "EngineConfig.onnxruntime.enable_cpu_mem_arena": False,
             "Cls.model_path": str(model_dir / CLS_MODEL),
             "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
