@@ -171,22 +171,32 @@ def test_killing_the_server_at_any_moment_leaves_everything_consistent(tmp_path)
         if at_kill < 15:  # cut off before its commit: absent, not partly there
             assert len(after) == 3
 
-        # 2. mid-job: the server process alone is killed; its job process must end too
-        srv.post(f"/cases/{case_id}/jobs", data={"kind": "draft"})
-        wait_for(lambda: any(j["state"] == "running" for j in
-                             srv.http.get(f"/cases/{case_id}/status").json()["active"]),
-                 60, "the build to run", 0.02)
-        workers = srv.children()
-        assert workers, "no job process"
-        srv.kill(whole_group=False)
-        wait_for(lambda: not any(Path(f"/proc/{p}").exists() and
-                                 "zombie" not in _state(p) for p in workers),
-                 10, "the job process to end with its server")
-        # the job may have finished writing in the instant before its process ended: then
-        # the package is a whole new one, never a part of one
-        assert package.read_bytes() == good or pdf_pages(package.read_bytes()) == pdf_pages(good)
-        assert rows(data)[1][-1] == ("draft", "running")
-        good = package.read_bytes()
+        # 2. mid-job: the server process alone is killed; its job process must end too.
+        # With its OCR cached the build takes about a second, so on a quiet machine it can
+        # finish before the kill lands: then the kill is tried again on a new build.
+        for _attempt in range(5):
+            srv.post(f"/cases/{case_id}/jobs", data={"kind": "draft"})
+            wait_for(lambda: any(j["state"] == "running" for j in
+                                 srv.http.get(f"/cases/{case_id}/status").json()["active"]),
+                     60, "the build to run", 0.02)
+            workers = srv.children()
+            assert workers, "no job process"
+            srv.kill(whole_group=False)
+            wait_for(lambda: not any(Path(f"/proc/{p}").exists() and
+                                     "zombie" not in _state(p) for p in workers),
+                     10, "the job process to end with its server")
+            # the job may have finished writing in the instant before its process ended:
+            # then the package is a whole new one, never a part of one
+            assert (package.read_bytes() == good
+                    or pdf_pages(package.read_bytes()) == pdf_pages(good))
+            good = package.read_bytes()
+            last = rows(data)[1][-1]
+            if last == ("draft", "running"):
+                break
+            assert last == ("draft", "done"), last  # finished whole before the kill
+            srv = Server(data)
+        else:
+            pytest.fail("every build finished before the server was killed")
 
         # 3. mid-write: the build re-queued at start is killed while it writes the package
         srv = Server(data, ready=False)  # it queues the build again as it starts
