@@ -461,8 +461,10 @@ def resolve_limits(case: Case, options: BuildOptions) -> Limits:
     """The processor preset, overridden by case.toml and then by explicit options."""
     name = options.processor or case.dispute.processor
     preset = presets.get_preset(name) if name else None
-    max_bytes = options.max_size or (preset.max_bytes if preset else None) or DEFAULT_MAX_BYTES
-    max_pages = options.max_pages or (preset.max_pages if preset else None) or DEFAULT_MAX_PAGES
+    max_bytes, _ = presets.pick_cap(options.max_size, "--max-size", preset, "max_bytes",
+                                    DEFAULT_MAX_BYTES)
+    max_pages, _ = presets.pick_cap(options.max_pages, "--max-pages", preset, "max_pages",
+                                    DEFAULT_MAX_PAGES)
     page = (options.page_size or case.page_size or (preset.page_size if preset else None)
             or "letter").lower()
     layout.page_size(page)  # refuses a page size it does not know

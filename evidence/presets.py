@@ -116,3 +116,15 @@ def get_preset(name: str, path: Path | str | None = None) -> Preset:
         return presets[name.strip().lower()]
     except KeyError:
         raise CaseError(f"unknown processor {name!r}; known: {', '.join(sorted(presets))}") from None
+
+
+def pick_cap(given: int | None, flag: str, preset: Preset | None, field: str,
+             default: int) -> tuple[int, str]:
+    """A cap (`field`: "max_bytes" or "max_pages") and where it came from: the option
+    `flag` when given, else the preset, else the default. Build and validate both ask."""
+    if given:
+        return given, flag
+    value = getattr(preset, field) if preset is not None else None
+    if value:
+        return value, preset.label
+    return default, "default"

@@ -36,18 +36,10 @@ def check_limits(pdf: pikepdf.Pdf, report: PackageReport, options: ValidateOptio
                 raise
             notes.append(f"unknown processor {preset_name!r} in the manifest; default caps used")
     report.processor = preset.name if preset else None
-    if options.max_size:
-        cap, cap_from = options.max_size, "--max-size"
-    elif preset and preset.max_bytes:
-        cap, cap_from = preset.max_bytes, preset.label
-    else:
-        cap, cap_from = DEFAULT_MAX_BYTES, "default"
-    if options.max_pages:
-        page_cap, pages_from = options.max_pages, "--max-pages"
-    elif preset and preset.max_pages:
-        page_cap, pages_from = preset.max_pages, preset.label
-    else:
-        page_cap, pages_from = DEFAULT_MAX_PAGES, "default"
+    cap, cap_from = presets.pick_cap(options.max_size, "--max-size", preset, "max_bytes",
+                                     DEFAULT_MAX_BYTES)
+    page_cap, pages_from = presets.pick_cap(options.max_pages, "--max-pages", preset,
+                                            "max_pages", DEFAULT_MAX_PAGES)
     findings: list[str] = []
     size = report.size or 0
     if size > cap:
