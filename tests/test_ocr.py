@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 import warnings
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -207,8 +208,9 @@ def test_rapidocr_key_changes_with_every_setting():
     variants = [RapidEngine.key_for(det_limit_side_len=960),
                 RapidEngine.key_for(det_limit_type="min"),
                 RapidEngine.key_for(use_cls=True),
-                RapidEngine.key_for(max_side_len=2000)]
-    assert len({base, *variants}) == 5
+                RapidEngine.key_for(max_side_len=2000),
+                RapidEngine.key_for(det_model="fp32")]
+    assert len({base, *variants}) == 6
     assert RapidEngine.key_for(threads=4) == base  # threads do not change the text
     # and so the cache files differ
     cache = OcrCache("/nonexistent")
@@ -484,6 +486,50 @@ def test_rapidocr_uses_its_bundled_models_offline(tmp_path, no_network):
                      scale=1.5, size=(585, 500))
     assert "Kim Nguyen" in [line.text for line in engine.recognize(Image.open(img).convert("RGB"))]
     assert not no_network
+
+
+def test_rapidocr_int8_detector_missing_or_unknown_is_an_engine_error(tmp_path, monkeypatch):
+    from evidence.ocr import rapid
+
+    with pytest.raises(EngineError, match="det_model must be 'int8' or 'fp32'"):
+        make_engine("rapidocr", det_model="int4")
+    monkeypatch.setattr(rapid, "OUR_MODELS", tmp_path)
+    with pytest.raises(EngineError, match=r"int8 text detector .*missing.*fp32"):
+        make_engine("rapidocr")
+    assert make_engine("rapidocr", det_model="fp32").key() != ""  # the float one still works
+
+
+def test_int8_detector_reads_what_the_float_one_reads(tmp_path):
+    """The shipped int8 detector (tools/quantize_models.py) against the wheel's float one,
+    on rendered screenshots of every layout, light and dark: the same name, email and date
+    lines are read, and the whole text is nearly the same (it may split a box differently
+    or drop an icon). Calibration used other renderings (other seeds and texts)."""
+    from rapidfuzz import fuzz
+
+    from fixtures.generate import LAYOUTS, Message, Shot, write_case
+
+    shots = [Shot(f"s{i}.png", layout=layout, date=datetime(2024, 9, 3 + i, 15, 5 * i),
+                  date_style=("mdy", "iso", "long_at", "dmy", "dotted", "rfc2822")[i],
+                  messages=[Message("The revised logo files are in the shared folder"),
+                            Message("Got them, thank you! Approved.", me=True)],
+                  title=f"Re: logo round {i + 2}", scale=1.0 if i < 2 else None)
+             for i, layout in enumerate(LAYOUTS)]
+    truth = write_case(tmp_path / "case", shots, overwrite=True)
+    int8, fp32 = make_engine("rapidocr"), make_engine("rapidocr", det_model="fp32")
+    found = 0
+    for shot in shots:
+        with Image.open(tmp_path / "case" / "screenshots" / shot.file) as im:
+            image = im.convert("RGB")
+        a = [line.text for line in fp32.recognize(image)]
+        b = [line.text for line in int8.recognize(image)]
+        joined_a, joined_b = " ".join(a).replace(" ", ""), " ".join(b).replace(" ", "")
+        for needle in (truth["client"]["name"], truth["client"]["email"]):
+            needle = needle.replace(" ", "")
+            assert (needle in joined_a) == (needle in joined_b), (shot.file, needle, a, b)
+            found += needle in joined_b
+        assert fuzz.ratio("\n".join(a), "\n".join(b)) >= 95, (shot.file, a, b)
+        assert len(b) >= 0.9 * len(a), (shot.file, len(a), len(b))
+    assert found >= len(shots), f"the client's name and email were read only {found} times"
 
 
 def test_rapidocr_missing_model_is_an_engine_error(monkeypatch, no_network):

@@ -35,3 +35,14 @@ def test_package_data_covers_the_desk_assets():
     for folder, suffix in (("templates", ".html"), ("static", ".js"), ("static", ".css")):
         files = list((ROOT / "evidence" / "desk" / folder).glob(f"*{suffix}"))
         assert files and f"*{suffix}" in data[f"evidence.desk.{folder}"]
+
+
+def test_package_data_covers_the_shipped_ocr_models():
+    """The int8 text detector is the default engine's: a wheel without it fails every
+    OCR run (EngineError), which only an installed copy would show."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["evidence.ocr"]
+    models = list((ROOT / "evidence" / "ocr" / "models").glob("*.onnx"))
+    assert models, "evidence/ocr/models/ has no model"
+    for model in models:
+        assert any(model.relative_to(ROOT / "evidence" / "ocr").match(p) for p in patterns), model

@@ -43,9 +43,20 @@ images: max 1280 0.88 s, max 1024 0.76 s, max 960 0.74 s, all 16/16/16; and `evi
 check` verdict and `when` on 145 fixture screenshots (the sample case, 100 half-size and
 30 full-size phone shots) stayed 145/145 at 1024, 12 % faster than 1280. So the default
 is max 1024: a margin above 960, where the earlier run lost a date.
+
+- `det_model`: "int8" (the default) or "fp32". The detector we ship in ocr/models/ is
+  rapidocr's PP-OCRv6_det_small quantised to int8 (tools/quantize_models.py, calibrated on
+  rendered screenshots only). On the 47 real screenshots, one thread, one process (bench
+  run 2026-11-30, load ~1): detection 27.9 -> 7.4 CPU s, the whole first reading 69.4 ->
+  48.1 CPU s; `bench/real_fields.py` gives the same verdict for every image and field
+  (name 46/47, email 47/47, date 47/47, filed-under 24/24, look-alike rejected 47/47), the
+  text read is 99.0 % the same (rapidfuzz ratio, mean per image), and 2 % fewer lines are
+  found, mostly icons. "fp32" is the wheel's float model, for a machine where int8 is
+  slower (no AVX2/VNNI) or to compare.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from importlib import metadata
@@ -54,12 +65,14 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import EngineError
+from ..imageio import sha256_file
 from .base import OcrLine, lines_from_quads
 
 DEFAULT_DET_LIMIT_TYPE = "max"
 DEFAULT_DET_LIMIT_SIDE_LEN = 1024
 DEFAULT_USE_CLS = False
 DEFAULT_MAX_SIDE_LEN = 4000  # rapidocr's own default for Global.max_side_len is 2000
+DEFAULT_DET_MODEL = "int8"
 # Lines are recognised one at a time: with one thread per worker, batches of 6 only pad
 # short lines to the widest one. Measured on 6 fixture phone shots (585x1266, 11-16 lines):
 # recognition 0.50-0.58 s per image at batch 6, 0.43 s at batch 1, same text.
@@ -79,6 +92,12 @@ REC_MIN_WIDTH = 160
 DET_MODEL = "PP-OCRv6_det_small.onnx"
 REC_MODEL = "PP-OCRv6_rec_small.onnx"
 CLS_MODEL = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
+# The int8 detector we ship (ocr/models/), made from this float one by
+# tools/quantize_models.py. rapidocr's pre- and post-processing are the float model's.
+FLOAT_DET_MODEL = DET_MODEL
+FLOAT_DET_SHA256 = "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f"
+INT8_DET_MODEL = "PP-OCRv6_det_small.int8.onnx"
+OUR_MODELS = Path(__file__).resolve().parent / "models"
 
 
 def rapidocr_version() -> str:
@@ -97,8 +116,10 @@ class RapidEngine:
                  det_limit_side_len: int = DEFAULT_DET_LIMIT_SIDE_LEN,
                  use_cls: bool = DEFAULT_USE_CLS,
                  max_side_len: int = DEFAULT_MAX_SIDE_LEN,
+                 det_model: str = DEFAULT_DET_MODEL,
                  threads: int = 1):
-        self.settings = _check_settings(det_limit_type, det_limit_side_len, use_cls, max_side_len)
+        self.settings = _check_settings(det_limit_type, det_limit_side_len, use_cls, max_side_len,
+                                        det_model)
         self.threads = int(threads)
         try:
             import rapidocr
@@ -106,12 +127,15 @@ class RapidEngine:
         except ImportError as e:
             raise EngineError(f"cannot import rapidocr ({e}): pip install rapidocr onnxruntime") from None
         model_dir = Path(rapidocr.__file__).resolve().parent / "models"
-        needed = [DET_MODEL, REC_MODEL] + ([CLS_MODEL] if self.settings["use_cls"] else [])
+        needed = [REC_MODEL] + ([CLS_MODEL] if self.settings["use_cls"] else [])
+        if self.settings["det_model"] == "fp32":
+            needed.insert(0, DET_MODEL)
         missing = [m for m in needed if not (model_dir / m).is_file()]
         if missing:
             raise EngineError(
                 f"rapidocr's bundled model(s) {', '.join(missing)} are missing from {model_dir}; "
                 f"reinstall it: pip install --force-reinstall rapidocr")
+        det_path = _det_model_path(self.settings["det_model"], model_dir)
         s = self.settings
         params = {
             "Global.log_level": "error",
@@ -120,7 +144,7 @@ class RapidEngine:
             "Global.model_root_dir": str(model_dir),
             "Det.limit_type": s["det_limit_type"],
             "Det.limit_side_len": s["det_limit_side_len"],
-            "Det.model_path": str(model_dir / DET_MODEL),
+            "Det.model_path": str(det_path),
             "Rec.model_path": str(model_dir / REC_MODEL),
             "Rec.rec_batch_num": REC_BATCH,
             "Rec.rec_img_shape": [3, 48, REC_MIN_WIDTH],
@@ -159,11 +183,14 @@ class RapidEngine:
     def key_for(cls, *, det_limit_type: str = DEFAULT_DET_LIMIT_TYPE,
                 det_limit_side_len: int = DEFAULT_DET_LIMIT_SIDE_LEN,
                 use_cls: bool = DEFAULT_USE_CLS, max_side_len: int = DEFAULT_MAX_SIDE_LEN,
-                threads: int = 1) -> str:
+                det_model: str = DEFAULT_DET_MODEL, threads: int = 1) -> str:
         """The cache key for these settings, without loading any model (cheap)."""
-        s = _check_settings(det_limit_type, det_limit_side_len, use_cls, max_side_len)
-        models = "+".join(os.path.splitext(m)[0] for m in
-                          ([DET_MODEL, REC_MODEL] + ([CLS_MODEL] if s["use_cls"] else [])))
+        s = _check_settings(det_limit_type, det_limit_side_len, use_cls, max_side_len, det_model)
+        det = os.path.splitext(DET_MODEL)[0]
+        if s["det_model"] == "int8":  # named by its content: a rebuilt model is a new key
+            det = f"{os.path.splitext(INT8_DET_MODEL)[0]}-{_file_sha(_det_model_path('int8'))[:12]}"
+        models = "+".join([det] + [os.path.splitext(m)[0] for m in
+                                   ([REC_MODEL] + ([CLS_MODEL] if s["use_cls"] else []))])
         return (f"rapidocr-{rapidocr_version()};models={models};"
                 f"det={s['det_limit_type']}{s['det_limit_side_len']};"
                 f"cls={int(s['use_cls'])};max_side={s['max_side_len']};rec_batch={REC_BATCH};"
@@ -202,7 +229,26 @@ def _words_per_line(txts, word_results) -> list:
     return out
 
 
-def _check_settings(det_limit_type, det_limit_side_len, use_cls, max_side_len) -> dict:
+def _det_model_path(which: str, rapidocr_models: Path | None = None) -> Path:
+    """The detector file for det_model `which`; EngineError if it is missing."""
+    if which == "fp32":
+        return (rapidocr_models or Path()) / DET_MODEL
+    path = OUR_MODELS / INT8_DET_MODEL
+    if not path.is_file():
+        raise EngineError(f"the int8 text detector {path} is missing: reinstall evidence, "
+                          "or set the rapidocr engine's det_model to fp32")
+    return path
+
+
+@functools.lru_cache(maxsize=4)
+def _file_sha(path: Path) -> str:
+    return sha256_file(path)
+
+
+def _check_settings(det_limit_type, det_limit_side_len, use_cls, max_side_len,
+                    det_model=DEFAULT_DET_MODEL) -> dict:
+    if det_model not in ("int8", "fp32"):
+        raise EngineError(f"rapidocr det_model must be 'int8' or 'fp32', not {det_model!r}")
     if det_limit_type not in ("min", "max"):
         raise EngineError(f"rapidocr det_limit_type must be 'min' or 'max', not {det_limit_type!r}")
     try:
@@ -213,4 +259,4 @@ def _check_settings(det_limit_type, det_limit_side_len, use_cls, max_side_len) -
     if not 32 <= side <= 8192 or not 32 <= max_side <= 16384:
         raise EngineError(f"rapidocr side lengths out of range: det {side}, max {max_side}")
     return {"det_limit_type": det_limit_type, "det_limit_side_len": side,
-            "use_cls": bool(use_cls), "max_side_len": max_side}
+            "use_cls": bool(use_cls), "max_side_len": max_side, "det_model": det_model}
