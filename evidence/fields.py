@@ -11,6 +11,7 @@ character position (OCR engines give one box per line, not per character).
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -51,7 +52,15 @@ _CONFUSABLES = {"0": "o", "1": "l", "i": "l", "|": "l", "!": "l", "5": "s", "8":
                 "2": "z", "6": "g", "9": "g", "q": "g", "v": "u"}
 
 
-def _fold(text: str) -> list[tuple[str, int]]:
+# The folds and word splits below are pure functions of a line's text, and each line is
+# folded once per name, alias and address of the client, per check: cached, a case whose
+# client has 30 aliases spent 10 CPU s of a warm 47-screenshot build re-folding the same
+# lines (bench/peer_bench.py, real set). Each cache holds a few thousand short strings.
+_FOLD_CACHE = 16384
+
+
+@functools.lru_cache(maxsize=_FOLD_CACHE)
+def _fold(text: str) -> tuple[tuple[str, int], ...]:
     """Lowercase, accent-free, confusable-folded characters, each with its index in `text`.
 
     Non-alphanumeric characters are kept (as themselves) so callers can see word and
@@ -64,7 +73,7 @@ def _fold(text: str) -> list[tuple[str, int]]:
                 continue
             for c2 in c.casefold():
                 out.append((_CONFUSABLES.get(c2, c2), i))
-    return out
+    return tuple(out)
 
 
 def _merge_rn(chars: list[tuple[str, int]]) -> list[tuple[str, int]]:
@@ -105,30 +114,36 @@ _EMAILISH = re.compile(r"\S*[@©®＠]\S*")
 
 
 def _name_tokens(line_no: int, text: str) -> list[_Tok]:
+    return [_Tok(t, line_no, start, end, glued) for t, start, end, glued in _words(text)]
+
+
+@functools.lru_cache(maxsize=_FOLD_CACHE)
+def _words(text: str) -> tuple[tuple[str, int, int, bool], ...]:
+    """(folded word, start, end, glued) of each word of `text`, as `_Tok` holds them."""
     # Words inside an email address are not the name being shown: `jane.cooper@...`
     # must not satisfy the name check on its own.
     masked = _EMAILISH.sub(lambda m: " " * len(m.group()), text)
-    toks: list[_Tok] = []
+    toks: list[tuple[str, int, int, bool]] = []
     cur: list[tuple[str, int]] = []
     gap = ""  # the non-word characters since the previous word
-    for c, i in _fold(masked) + [(" ", len(text))]:
+    for c, i in [*_fold(masked), (" ", len(text))]:
         if c.isalnum():
             cur.append((c, i))
             continue
         if cur:
             glued = bool(toks) and gap in _NAME_GLUE
-            toks.append(_Tok("".join(x for x, _ in cur), line_no, cur[0][1], cur[-1][1] + 1,
-                             glued))
+            toks.append(("".join(x for x, _ in cur), cur[0][1], cur[-1][1] + 1, glued))
             cur, gap = [], ""
         gap += c
-    return toks
+    return tuple(toks)
 
 
-def _target_forms(name: str) -> list[tuple[str, set[int]]]:
+@functools.lru_cache(maxsize=256)
+def _target_forms(name: str) -> tuple[tuple[str, frozenset[int]], ...]:
     """Compact forms of the name ("First Last" and "Last First") with token boundaries."""
-    words = [t.text for t in _name_tokens(0, name)]
+    words = [t[0] for t in _words(name)]
     if not words:
-        return []
+        return ()
     orders = [words]
     if len(words) >= 2:
         orders.append([words[-1]] + words[:-1])  # "Cooper, Jane"
@@ -138,11 +153,11 @@ def _target_forms(name: str) -> list[tuple[str, set[int]]]:
         for w in order:
             pos += len(w)
             bounds.add(pos)
-        forms.append(("".join(order), bounds))
-    return forms
+        forms.append(("".join(order), frozenset(bounds)))
+    return tuple(forms)
 
 
-def _name_edits(target: str, bounds: set[int], seen: str, budget: int) -> int | None:
+def _name_edits(target: str, bounds: frozenset[int], seen: str, budget: int) -> int | None:
     """Edits from `target` to `seen` if within budget and plausible as OCR damage, else None.
 
     Both sides are already folded, so OCR's real confusions (O/0, l/1/I, S/5, ...) cost
@@ -269,7 +284,8 @@ _EMAIL_INNER = set(" \t.,@_-+'")
 _JOINERS = set("._-+@")
 
 
-def _email_fold(text: str) -> list[tuple[str, int]]:
+@functools.lru_cache(maxsize=_FOLD_CACHE)
+def _email_fold(text: str) -> tuple[tuple[str, int], ...]:
     f = _fold(text)
     out: list[tuple[str, int]] = []
     k = 0
@@ -283,7 +299,7 @@ def _email_fold(text: str) -> list[tuple[str, int]]:
             c, i = f[k]
             out.append(("@" if c in _AT_GLYPHS else c, i))
             k += 1
-    return out
+    return tuple(out)
 
 
 def match_email(lines: Sequence[OcrLine], email: str) -> FieldMatch:
@@ -321,10 +337,10 @@ def match_email(lines: Sequence[OcrLine], email: str) -> FieldMatch:
     best: tuple[int, int, int, int] | None = None  # (subs, line, start, end)
     near = 0.0
     for ln_no, ln in enumerate(lines):
-        f = _email_fold(ln.text)
         # As read (one substitution allowed), then with `rn`=`m` (no substitution).
-        for chars, tgt, allowed in ((f, target, budget), (_merge_rn(f), target_m, 0)):
-            found, line_near = _scan_email(chars, tgt, allowed)
+        for view, tgt, allowed in ((_email_view(ln.text, False), target, budget),
+                                   (_email_view(ln.text, True), target_m, 0)):
+            found, line_near = _scan_email(view, tgt, allowed)
             near = max(near, line_near)
             if found is not None and (best is None or found[0] < best[0]):
                 best = (found[0], ln_no, found[1], found[2])
@@ -350,9 +366,8 @@ def _wrapped_email(lines: Sequence[OcrLine], target: str, target_m: str) -> Fiel
             if not _lines_adjacent(a, b):
                 continue
             joined = a.text + b.text
-            f = _email_fold(joined)
-            for chars, tgt in ((f, target), (_merge_rn(f), target_m)):
-                found, _ = _scan_email(chars, tgt, 0)
+            for rn, tgt in ((False, target), (True, target_m)):
+                found, _ = _scan_email(_email_view(joined, rn), tgt, 0)
                 if found is None or not found[1] < len(a.text) < found[2]:
                     continue
                 _, start, end = found
@@ -363,14 +378,25 @@ def _wrapped_email(lines: Sequence[OcrLine], target: str, target_m: str) -> Fiel
     return None
 
 
-def _scan_email(f: list[tuple[str, int]], target: str, budget: int
-                ) -> tuple[tuple[int, int, int] | None, float]:
-    """Best (substitutions, start, end) of `target` in folded line `f`, and a near-miss score."""
-    n = len(target)
+@functools.lru_cache(maxsize=_FOLD_CACHE)
+def _email_view(text: str, rn: bool) -> tuple[tuple, list[int], str]:
+    """A line as the address scan reads it: its email fold (with `rn` folded to `m` if
+    `rn`), the positions of its letters and digits in that fold, and those characters."""
+    f = _email_fold(text)
+    if rn:
+        f = tuple(_merge_rn(f))
     skel = [j for j, (c, _) in enumerate(f) if c.isalnum()]
+    return f, skel, "".join(f[j][0] for j in skel)
+
+
+def _scan_email(view: tuple[tuple, list[int], str], target: str, budget: int
+                ) -> tuple[tuple[int, int, int] | None, float]:
+    """Best (substitutions, start, end) of `target` in a line's `_email_view`, and a
+    near-miss score."""
+    n = len(target)
+    f, skel, chars = view
     if n == 0 or len(skel) < n:
         return None, 0.0
-    chars = "".join(f[j][0] for j in skel)
     best: tuple[int, int, int] | None = None
     near = 0.0
     for p in range(len(skel) - n + 1):
