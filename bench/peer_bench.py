@@ -188,17 +188,36 @@ def wanted_peer(images: list[Path], email_of) -> dict[int, str]:
 
 # --- the screenshot sets ------------------------------------------------------------------
 
-def real_case(src: Path, tmp: Path, client_email: str | None, every: int = 1):
+def real_case(src: Path, tmp: Path, client_email: str | None, every: int = 1,
+              absent_client: bool = False):
     """A case folder over copies of src's images (every `every`-th); the peer reads the
-    originals."""
+    originals.
+
+    The case names the images' own clients (truth.json's names as [client] aliases, their
+    emails as [client] emails), as a user's case.toml names theirs: the checks then find
+    the client where the image shows them, and the layout keeps those lines legible. With
+    `absent_client` (the figures before 2026-11-30) it names a client shown nowhere, so
+    every check fails and every dark screenshot gets a second look."""
     truth_file = src / "truth.json"
     truth = json.loads(truth_file.read_text()) if truth_file.is_file() else {}
     images = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_EXT)[::every]
     case = tmp / "case"
     (case / "screenshots").mkdir(parents=True)
     name, email = "Jane Cooper", client_email or "jane.cooper@example.com"
-    (case / "case.toml").write_text(f'[client]\nname = "{name}"\nemail = "{email}"\n'
-                                    '[dispute]\nid = "dp_bench"\n')
+    stems = {Path(img).stem for img in images}
+    shown = [v for k, v in sorted(truth.items()) if Path(k).stem in stems]
+    aliases = [] if absent_client else sorted({v["client_name"] for v in shown
+                                               if v.get("client_name")})
+    emails = [] if absent_client else sorted({v["client_email"] for v in shown
+                                              if v.get("client_email")})
+    if aliases:
+        name, aliases = aliases[0], aliases[1:]
+    if emails and not client_email:
+        email, emails = emails[0], emails[1:]
+    (case / "case.toml").write_text(
+        f'[client]\nname = {json.dumps(name)}\nemail = {json.dumps(email)}\n'
+        f'aliases = {json.dumps(aliases, ensure_ascii=False)}\n'
+        f'emails = {json.dumps(emails)}\n[dispute]\nid = "dp_bench"\n', encoding="utf-8")
     for img in images:
         shutil.copy2(img, case / "screenshots" / img.name)
 
@@ -253,6 +272,9 @@ def main() -> None:
     ap.add_argument("--half", action="store_true", help="also build capped at half the peer's bytes")
     ap.add_argument("--no-read-back", action="store_true", help="skip the tesseract read-back")
     ap.add_argument("--skip-peer", action="store_true", help="ours only (profiling)")
+    ap.add_argument("--absent-client", action="store_true",
+                    help="real set: name a client shown in no image (every check fails), "
+                         "as the figures before 2026-11-30 did")
     ap.add_argument("--evidence", type=Path, action="append", metavar="CHECKOUT",
                     help="run this checkout's evidence instead of this one's; repeat to "
                          "compare checkouts (e.g. a copy of main: before/after), interleaved")
@@ -264,7 +286,8 @@ def main() -> None:
             case, images, email_of = generated_case(args.generated, tmp)
             label = f"{args.generated} generated screenshots"
         else:
-            case, images, email_of = real_case(args.folder, tmp, args.client_email, args.every)
+            case, images, email_of = real_case(args.folder, tmp, args.client_email, args.every,
+                                               args.absent_client)
             label = f"{len(images)} screenshots from {args.folder}"
         print(f"set: {label}; {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}", flush=True)
         names = [f"ours[{k}]" if len(roots) > 1 else "ours" for k in range(len(roots))]
