@@ -63,6 +63,13 @@ class Case(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     respond_by: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     ticket: Mapped[str] = mapped_column(String(500), default="")
+    client_emails: Mapped[str] = mapped_column(Text, default="")  # [client] emails, one a line
+    # [package] and [redact]: kept so that an imported case exports and builds as it came
+    package_output: Mapped[str] = mapped_column(String(300), default="")
+    page_size: Mapped[str] = mapped_column(String(50), default="")
+    date_order: Mapped[str] = mapped_column(String(3), default="")  # DMY | MDY | YMD | ""
+    languages: Mapped[str] = mapped_column(Text, default="")  # one a line
+    redact_patterns: Mapped[str] = mapped_column(Text, default="")  # regexes, one a line, as typed
     review_comment: Mapped[str] = mapped_column(Text, default="")
     rebuttal_text: Mapped[str] = mapped_column(Text, default="")  # [rebuttal] text; "" drafts it
     # when the case's content (fields, screenshots, notes) last changed: a package built
@@ -96,6 +103,7 @@ class Shot(Base):
     kind: Mapped[str] = mapped_column(String(20), default="conversation")
     manual_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     proves: Mapped[str] = mapped_column(Text, default="")  # checklist item ids, one a line
+    date_order: Mapped[str] = mapped_column(String(3), default="")  # DMY | MDY | YMD | ""
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     case: Mapped[Case] = relationship(back_populates="shots")
@@ -104,8 +112,8 @@ class Shot(Base):
 
 class Document(Base):
     """One [[document]]: an invoice, terms or delivery proof (PDF or scan) under the case
-    folder, and what the case says about it. `title` is the desk's name for it (the
-    uploaded file's name unless changed); the package shows the note."""
+    folder, and what the case says about it. `title` is its name (the uploaded file's name
+    unless changed; case.toml's `title`); the package shows the note."""
     __tablename__ = "documents"
     __table_args__ = (UniqueConstraint("case_id", "file"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -114,6 +122,7 @@ class Document(Base):
     title: Mapped[str] = mapped_column(String(300))  # shown, never used as a path
     kind: Mapped[str] = mapped_column(String(20), default="other")
     note: Mapped[str] = mapped_column(Text, default="")
+    highlight: Mapped[str] = mapped_column(String(500), default="")  # case.toml's, kept as is
     manual_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     proves: Mapped[str] = mapped_column(Text, default="")  # checklist item ids, one a line
     pages: Mapped[int] = mapped_column(Integer, default=1)

@@ -1,0 +1,164 @@
+"""Every key case.toml may hold survives the desk (issue 14): a case imported with all of
+evidence/case.py's SCHEMA exports with all of it (and the CLI reads the same case from it),
+export → import → export gives the same case.toml byte for byte, and the keys the desk had
+no field for ([client] emails, [package], [redact], a screenshot's date_order, a document's
+title) are edited under the same rules as the others (CSRF, 403, 409, audit, case.py's own
+parsing). On SQLite and a throwaway PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+import tomli_w
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from desk_support import Client, invoice_pdf
+from evidence.case import (DATE, NUMBER_OR_STR, SCHEMA, STR, STR_OR_STRS, STRS, parse_case)
+from evidence.dates.names import LANGUAGES
+from evidence.desk.models import Audit, Case
+from test_desk_edit import SHOT, desk, pg_url  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.postgres
+
+# values that must look right (an email, a file in the zip, a known kind); every other key
+# of SCHEMA gets a value made from its type, so a key added to case.py is tested too
+SPECIAL = {
+    ("client", "name"): "Jane Cooper", ("client", "email"): "jane.cooper@example.com",
+    ("client", "emails"): ["jane@cooper-studio.example.com", "j.cooper@example.org"],
+    ("client", "aliases"): ["Janie C", "Jane (Studio)"],
+    ("dispute", "ticket"): "https://help.example.com/t/118", ("dispute", "reason"): "13.1",
+    ("package", "output"): "out/package.pdf", ("package", "page_size"): "a4",
+    ("package", "languages"): list(LANGUAGES[:2]),
+    ("redact", "patterns"): [r"\b\d{4}-\d{4}-\d{4}\b", r" acct \d+ "],
+    ("screenshot", "file"): "screenshots/IMG_4471.png", ("screenshot", "kind"): "site",
+    ("screenshot", "proves"): ["acknowledgement"],
+    ("document", "file"): "documents/inv.pdf", ("document", "kind"): "invoice",
+    ("document", "proves"): ["invoice"], ("document", "title"): "Invoice 2024-118",
+}
+BY_TYPE = {STR: "some text", STRS: ["one", "two"], DATE: dt.date(2024, 10, 9),
+           NUMBER_OR_STR: "249.00 USD", STR_OR_STRS: ["one"]}
+
+
+def full_case() -> dict:
+    data: dict = {}
+    for table, keys in SCHEMA.items():
+        row = {}
+        for key, kind in keys.items():
+            value = SPECIAL.get((table, key))
+            if value is None:
+                value = kind[-1] if isinstance(kind, tuple) else BY_TYPE[kind]
+            row[key] = value
+        data[table] = [row] if table in ("screenshot", "document") else row
+    return data
+
+
+def zipped(toml: bytes, name: str = "c") -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(f"{name}/case.toml", toml)
+        z.writestr(f"{name}/screenshots/IMG_4471.png", SHOT.read_bytes())
+        z.writestr(f"{name}/documents/inv.pdf", invoice_pdf())
+    return buf.getvalue()
+
+
+def keys(data: dict) -> set[tuple[str, str]]:
+    out = set()
+    for table, body in data.items():
+        for row in body if isinstance(body, list) else [body]:
+            out |= {(table, k) for k in row}
+    return out
+
+
+def case_toml_of(zip_bytes: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as z:
+        [name] = [n for n in z.namelist() if n.endswith("/case.toml")]
+        return z.read(name)
+
+
+def parsed(toml: bytes, root: Path):
+    return parse_case(tomllib.loads(toml.decode()), root=root, path=root / "case.toml")
+
+
+def import_export(dev: Client, archive: bytes) -> tuple[int, bytes]:
+    r = dev.post("/cases/import", files={"archive": ("c.zip", archive, "application/zip")})
+    assert r.status_code == 200, r.text[:400]
+    cid = int(str(r.url).rsplit("/", 1)[1])
+    export = dev.get(f"/cases/{cid}/export.zip")
+    assert export.status_code == 200
+    return cid, export.content
+
+
+def test_every_case_toml_key_survives_import_and_export(desk, tmp_path):
+    cfg, app = desk
+    original = full_case()
+    assert keys(original) == {(t, k) for t, ks in SCHEMA.items() for k in ks}
+    source = tomli_w.dumps(original).encode()
+    with TestClient(app) as http:
+        dev = Client(http, "dev@example.com")
+        cid, first = import_export(dev, zipped(source))
+        page = dev.get(f"/cases/{cid}").text
+        _, second = import_export(dev, first)
+    once, twice = case_toml_of(first), case_toml_of(second)
+    assert keys(tomllib.loads(once.decode())) == keys(original), "a key was dropped"
+    assert twice == once, "export → import → export changed case.toml"
+    with zipfile.ZipFile(io.BytesIO(first)) as a, zipfile.ZipFile(io.BytesIO(second)) as b:
+        assert ({n.split("/", 1)[1] for n in a.namelist()}
+                == {n.split("/", 1)[1] for n in b.namelist()})
+    # and the CLI reads the very same case from the export as from the original
+    (tmp_path / "screenshots").mkdir()
+    (tmp_path / "screenshots" / "IMG_4471.png").write_bytes(SHOT.read_bytes())
+    assert parsed(once, tmp_path) == parsed(source, tmp_path)
+    # an admin sees the settings on the case page, not only inside the export
+    for shown in ("jane@cooper-studio.example.com", "Janie C", "YMD", LANGUAGES[1], "a4",
+                  "out/package.pdf", r"\b\d{4}-\d{4}-\d{4}\b", "Invoice 2024-118"):
+        assert shown in page.replace("&#34;", '"'), shown
+
+
+def test_the_new_fields_are_edited_under_the_same_rules(desk):
+    cfg, app = desk
+    source = tomli_w.dumps({"client": {"name": "Jane Cooper",
+                                       "email": "jane.cooper@example.com"}}).encode()
+    with TestClient(app) as h1, TestClient(app) as h2:
+        dev, other = Client(h1, "dev@example.com"), Client(h2, "other@example.com")
+        cid, _ = import_export(dev, zipped(source))
+        version = dev.version(cid)
+        form = {"client_name": "Jane Cooper", "client_email": "jane.cooper@example.com",
+                "version": version, "client_emails": "jane@studio.example.com\n",
+                "date_order": "dmy", "languages": LANGUAGES[0], "page_size": "a4",
+                "redact_patterns": "\r\n  IBAN \\w+\r\n\r\n", "package_output": "pkg.pdf"}
+        # the CLI's own words for what case.toml refuses
+        for bad, words in ((("languages", "xx"), "[package] languages: 'xx' is not one of"),
+                           (("redact_patterns", "(unclosed"), "is not a valid regex"),
+                           (("client_emails", "not-an-email"), "is not an email address"),
+                           (("date_order", "DDD"), "is not one of DMY, MDY, YMD"),
+                           (("package_output", "../../etc/x.pdf"), "inside the case folder")):
+            r = dev.post(f"/cases/{cid}/edit", {**form, bad[0]: bad[1]})
+            assert r.status_code == 400 and words in r.text.replace("&#39;", "'"), bad
+        assert other.post(f"/cases/{cid}/edit", form).status_code == 403
+        assert dev.http.post(f"/cases/{cid}/edit", data=form).status_code == 403  # no CSRF
+        assert dev.post(f"/cases/{cid}/edit", form).status_code == 200
+        assert dev.post(f"/cases/{cid}/edit", form).status_code == 409  # stale version
+        page = dev.get(f"/cases/{cid}").text
+        shot = re.search(r'action="/cases/\d+/shots/(\d+)"[^>]*>\s*<input[^>]*>'
+                         r'<input type="hidden" name="version" value="(\d+)"', page)
+        r = dev.post(f"/cases/{cid}/shots/{shot.group(1)}",
+                     {"version": shot.group(2), "kind": "conversation", "date_order": "MDY"})
+        assert r.status_code == 200
+        with cfg.db.session() as s:
+            case = s.get(Case, cid)
+            got = tomllib.loads((cfg.case_dir(case.folder) / "case.toml").read_text())
+            audit = [a.detail for a in s.scalars(select(Audit).where(Audit.case_id == cid))]
+    assert got["client"]["emails"] == ["jane@studio.example.com"]
+    assert got["package"] == {"output": "pkg.pdf", "page_size": "a4", "date_order": "DMY",
+                              "languages": [LANGUAGES[0]]}
+    assert got["redact"] == {"patterns": ["  IBAN \\w+"]}  # spaces are part of a regex
+    assert got["screenshot"][0]["date_order"] == "MDY"
+    assert any("client_emails" in d and "redact_patterns" in d and "languages" in d
+               for d in audit), audit
+    assert any("date_order = MDY" in d for d in audit), audit
