@@ -38,6 +38,7 @@ SPECIAL = {
     ("redact", "patterns"): [r"\b\d{4}-\d{4}-\d{4}\b", r" acct \d+ "],
     ("screenshot", "file"): "screenshots/IMG_4471.png", ("screenshot", "kind"): "site",
     ("screenshot", "proves"): ["acknowledgement"],
+    ("screenshot", "date"): dt.datetime(2024, 10, 9, 14, 30, 5),  # a time of day is kept too
     ("document", "file"): "documents/inv.pdf", ("document", "kind"): "invoice",
     ("document", "proves"): ["invoice"], ("document", "title"): "Invoice 2024-118",
 }
@@ -148,8 +149,16 @@ def test_the_new_fields_are_edited_under_the_same_rules(desk):
         shot = re.search(r'action="/cases/\d+/shots/(\d+)"[^>]*>\s*<input[^>]*>'
                          r'<input type="hidden" name="version" value="(\d+)"', page)
         r = dev.post(f"/cases/{cid}/shots/{shot.group(1)}",
-                     {"version": shot.group(2), "kind": "conversation", "date_order": "MDY"})
+                     {"version": shot.group(2), "kind": "conversation", "date_order": "MDY",
+                      "manual_date": "2024-10-09", "manual_time": "09:15"})
         assert r.status_code == 200
+        # a date with a UTC offset is refused on import, with the file named, not dropped
+        aware = tomli_w.dumps({"client": {"name": "A", "email": "a@example.com"},
+                               "screenshot": [{"file": "screenshots/IMG_4471.png",
+                                               "date": dt.datetime(2024, 10, 9, 9, 0,
+                                                                   tzinfo=dt.timezone.utc)}]})
+        r = dev.post("/cases/import", files={"archive": ("c.zip", zipped(aware.encode()))})
+        assert r.status_code == 400 and "IMG_4471.png: its date" in r.text, r.text[:300]
         with cfg.db.session() as s:
             case = s.get(Case, cid)
             got = tomllib.loads((cfg.case_dir(case.folder) / "case.toml").read_text())
@@ -159,6 +168,7 @@ def test_the_new_fields_are_edited_under_the_same_rules(desk):
                               "languages": [LANGUAGES[0]]}
     assert got["redact"] == {"patterns": ["  IBAN \\w+"]}  # spaces are part of a regex
     assert got["screenshot"][0]["date_order"] == "MDY"
+    assert got["screenshot"][0]["date"] == dt.datetime(2024, 10, 9, 9, 15)
     assert any("client_emails" in d and "redact_patterns" in d and "languages" in d
                for d in audit), audit
     assert any("date_order = MDY" in d for d in audit), audit

@@ -79,14 +79,16 @@ def case_toml(case: Case, shots: list[Shot], docs: Iterable[Document] = ()) -> b
     if patterns(case.redact_patterns):
         doc["redact"] = {"patterns": patterns(case.redact_patterns)}
     entries = [_given(("file", s.file), ("note", s.note), ("highlight", s.highlight),
-                      ("kind", s.kind), ("date", s.manual_date), ("date_order", s.date_order),
+                      ("kind", s.kind), ("date", when(s.manual_date, s.manual_time)),
+                      ("date_order", s.date_order),
                       ("proves", lines(s.proves)))
                for s in shots]
     if entries:
         doc["screenshot"] = entries
     papers = [_given(("file", d.file), ("title", d.title if d.title != d.file else ""),
                      ("kind", d.kind), ("note", d.note), ("highlight", d.highlight),
-                     ("date", d.manual_date), ("proves", lines(d.proves))) for d in docs]
+                     ("date", when(d.manual_date, d.manual_time)), ("proves", lines(d.proves)))
+              for d in docs]
     if papers:
         doc["document"] = papers
     if (case.rebuttal_text or "").strip():
@@ -265,6 +267,7 @@ def import_folder(src: Path, dest: Path) -> Imported:
         out.shots.append({"file": shot.rel, "original_name": shot.rel, "note": shot.note or "",
                           "highlight": shot.highlight or "", "kind": shot.kind,
                           "manual_date": _day(shot.manual_date),
+                          "manual_time": _time(shot.manual_date, shot.rel),
                           "date_order": (entry.date_order if entry else None) or "",
                           "proves": "\n".join(entry.proves if entry else ())})
     scans = []
@@ -283,7 +286,8 @@ def import_folder(src: Path, dest: Path) -> Imported:
         out.documents.append({"file": rel, "title": (entry.title or rel)[:300], "kind": entry.kind,
                               "note": entry.note or note or "", "pages": pages,
                               "highlight": entry.highlight or "",
-                              "manual_date": _day(entry.date), "proves": "\n".join(entry.proves)})
+                              "manual_date": _day(entry.date), "manual_time": _time(entry.date, rel),
+                              "proves": "\n".join(entry.proves)})
     letter = rebuttal.rebuttal_path(src)
     if letter.is_file():
         text = letter.read_bytes()[:rebuttal.MAX_FILE_BYTES].decode("utf-8-sig", errors="replace")
@@ -293,6 +297,22 @@ def import_folder(src: Path, dest: Path) -> Imported:
 
 def _day(v: dt.datetime | None) -> dt.date | None:
     return v.date() if v else None
+
+
+def _time(v: dt.datetime | None, rel: str) -> dt.time | None:
+    """A date's time of day (None at midnight: a plain date). A UTC offset is refused,
+    loudly, rather than dropped: the desk keeps times as written."""
+    if v is None or v.time() == dt.time():
+        return None
+    if v.tzinfo is not None:
+        raise CaseError(f"{rel}: its date {v.isoformat()} has a UTC offset, which the desk "
+                        "does not keep; write the local time without it")
+    return v.time()
+
+
+def when(day: dt.date | None, time: dt.time | None) -> dt.date | dt.datetime | None:
+    """case.toml's `date` from a date and an optional time of day."""
+    return dt.datetime.combine(day, time) if day and time else day
 
 
 def _fields(case) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, Time,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -102,6 +102,7 @@ class Shot(Base):
     highlight: Mapped[str] = mapped_column(String(500), default="")
     kind: Mapped[str] = mapped_column(String(20), default="conversation")
     manual_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    manual_time: Mapped[dt.time | None] = mapped_column(Time, nullable=True)  # with the date
     proves: Mapped[str] = mapped_column(Text, default="")  # checklist item ids, one a line
     date_order: Mapped[str] = mapped_column(String(3), default="")  # DMY | MDY | YMD | ""
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -124,6 +125,7 @@ class Document(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     highlight: Mapped[str] = mapped_column(String(500), default="")  # case.toml's, kept as is
     manual_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    manual_time: Mapped[dt.time | None] = mapped_column(Time, nullable=True)  # with the date
     proves: Mapped[str] = mapped_column(Text, default="")  # checklist item ids, one a line
     pages: Mapped[int] = mapped_column(Integer, default=1)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -61,6 +61,18 @@ def _case_fields(ctx: Ctx) -> dict:
     return f
 
 
+def when_fields(ctx: Ctx) -> dict:
+    """A date set by hand and, optionally, its time of day (case.toml's `date`)."""
+    day, text = _date(ctx.get("manual_date"), "date"), ctx.get("manual_time")
+    try:
+        time = dt.time.fromisoformat(text) if text else None
+    except ValueError:
+        raise HttpError(400, f"time {text[:20]!r} is not a time (HH:MM)") from None
+    if time and not day:
+        raise HttpError(400, "a time of day needs the date it is on")
+    return {"manual_date": day, "manual_time": time.replace(tzinfo=None) if time else None}
+
+
 def date_order_field(ctx: Ctx) -> str:
     """A date_order choice: "" (guess) or one of DATE_ORDERS; case.py's rule."""
     v = ctx.get("date_order").strip()
@@ -243,8 +255,8 @@ def shot_edit(ctx: Ctx):
     if kind not in KINDS:
         raise HttpError(400, f"kind must be one of {', '.join(KINDS)}")
     new = {"note": ctx.get("note")[:2000], "highlight": ctx.get("highlight")[:300], "kind": kind,
-           "manual_date": _date(ctx.get("manual_date"), "date"),
-           "date_order": date_order_field(ctx), "proves": proves_field(ctx, case)}
+           **when_fields(ctx), "date_order": date_order_field(ctx),
+           "proves": proves_field(ctx, case)}
     apply_edit(ctx, case, shot, new, "screenshot edited", shot.original_name)
     return ctx.redirect(f"/cases/{case.id}#shot-{shot.id}")
 
