@@ -172,3 +172,44 @@ def test_the_new_fields_are_edited_under_the_same_rules(desk):
     assert any("client_emails" in d and "redact_patterns" in d and "languages" in d
                for d in audit), audit
     assert any("date_order = MDY" in d for d in audit), audit
+
+
+def test_the_migration_keeps_existing_cases_and_their_case_toml(desk):
+    """A desk at the previous head (login_attempts) with a case in it upgrades; the case
+    reads back with empty new fields and writes the case.toml it wrote before."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+    from evidence.desk.casefiles import case_toml
+    from evidence.desk.db import MIGRATIONS
+    cfg, _ = desk  # the app fixture migrated to head: start again below the new revision
+    alembic = Config()
+    alembic.set_main_option("script_location", str(MIGRATIONS))
+    with cfg.db.engine.begin() as conn:
+        alembic.attributes["connection"] = conn
+        command.downgrade(alembic, "login_attempts")
+    with cfg.db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM cases"))
+        conn.execute(text(
+            "INSERT INTO cases (id, owner_id, folder, status, version, client_name, client_email,"
+            " client_aliases, dispute_id, processor, amount, reason, ticket, review_comment,"
+            " rebuttal_text, edited_at, processor_ref, created_at, updated_at) VALUES (900, 1,"
+            " 'case-old', 'draft', 1, 'Jane Cooper', 'jane.cooper@example.com', 'Janie C', 'dp_1',"
+            " 'stripe', '249.00', '13.1', '', '', '', :t, '', :t, :t)"), {"t": dt.datetime(2026, 1, 1)})
+        conn.execute(text(
+            "INSERT INTO shots (case_id, file, original_name, note, highlight, kind, manual_date,"
+            " proves, version, created_at) VALUES (900, 'screenshots/a.png', 'a.png', 'thanks',"
+            " '', 'conversation', :d, '', 1, :t)"), {"d": dt.date(2024, 10, 9),
+                                                     "t": dt.datetime(2026, 1, 1)})
+    cfg.db.migrate()
+    with cfg.db.session() as s:
+        case = s.get(Case, 900)
+        assert (case.client_emails, case.languages, case.redact_patterns, case.date_order) == \
+            ("", "", "", "")
+        assert case.shots[0].date_order == "" and case.shots[0].manual_time is None
+        assert tomllib.loads(case_toml(case, case.shots).decode()) == {
+            "client": {"name": "Jane Cooper", "email": "jane.cooper@example.com",
+                       "aliases": ["Janie C"]},
+            "dispute": {"id": "dp_1", "processor": "stripe", "amount": "249.00", "reason": "13.1"},
+            "screenshot": [{"file": "screenshots/a.png", "note": "thanks", "kind": "conversation",
+                            "date": dt.date(2024, 10, 9)}]}
