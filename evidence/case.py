@@ -39,7 +39,7 @@ SCHEMA: dict[str, dict[str, object]] = {
     "screenshot": {"file": STR, "note": STR, "highlight": STR, "kind": STR, "date": DATE,
                    "date_order": DATE_ORDERS, "proves": STR_OR_STRS},
     "document": {"file": STR, "kind": STR, "date": DATE, "note": STR, "proves": STR_OR_STRS,
-                 "highlight": STR},
+                 "highlight": STR, "title": STR},
     "rebuttal": {"text": STR},
 }
 ARRAY_TABLES = {"screenshot", "document"}  # written [[screenshot]]: many of them
@@ -155,6 +155,8 @@ class DocumentEntry:
     note: str | None = None
     date: dt.datetime | None = None
     proves: tuple[str, ...] = ()
+    title: str | None = None  # what people call it (the desk shows it); the file otherwise
+    highlight: str | None = None  # accepted and kept; documents are not highlighted
 
 
 @dataclass(frozen=True)
@@ -254,7 +256,9 @@ def parse_case(data: dict, *, root: Path, path: Path) -> Case:
                for rel, kind, date, s, where in _array(data, "screenshot", KINDS, root, path,
                                                        default="conversation")}
     documents = {rel: DocumentEntry(file=rel, kind=kind, note=_str(d, "note", path, where),
-                                    date=date, proves=_proves(d, path, where))
+                                    date=date, proves=_proves(d, path, where),
+                                    title=_str(d, "title", path, where),
+                                    highlight=_str(d, "highlight", path, where))
                  for rel, kind, date, d, where in _array(data, "document", DOCUMENT_KINDS,
                                                          root, path, default="other",
                                                          any_case=True)}

@@ -296,3 +296,31 @@ def test_a_document_with_what_it_proves_and_the_letter_are_set_in_the_page(serve
               if "Ada Client" in p.read_text()]
     assert toml["rebuttal"]["text"] == letter
     assert toml["document"][0]["proves"] == ["invoice"] and toml["document"][0]["kind"] == "invoice"
+
+
+def test_a_job_ending_does_not_wipe_what_is_being_typed(dev_case):
+    """The live status reloads the page when a job ends, unless a form holds unsaved text:
+    then it says the results are ready and keeps the note and the letter being typed."""
+    from playwright.sync_api import expect
+    page = dev_case
+    page.goto(re.sub(r"/edit$", "", page.url))
+    first, second = SAMPLE / "screenshots" / "IMG_4471.png", SAMPLE / "screenshots" / "IMG_4480.png"
+    drop_file(page, first)  # nothing typed: the page reloads itself when the check ends
+    expect(shot(page, first.name).locator("textarea[name=note]")).to_be_visible(timeout=LONG)
+    expect(page.locator("#jobs .job")).to_have_count(0, timeout=LONG)
+    page.goto(page.url)  # settled: no job left running from the upload
+    note = "Jane confirms she received the files (typed, not saved yet)"
+    letter = "Dear reviewer, we delivered the logo on October 9 (typed, not saved yet)."
+    shot(page, first.name).locator("textarea[name=note]").fill(note)
+    page.fill("#rebuttal-text", letter)
+    page.evaluate("window.notReloaded = true")
+    drop_file(page, second)  # a check job starts and ends while the text sits unsaved
+    expect(page.locator("#ready-notice")).to_contain_text("Results are ready", timeout=LONG)
+    assert page.evaluate("window.notReloaded === true"), "the page was reloaded"
+    expect(shot(page, first.name).locator("textarea[name=note]")).to_have_value(note)
+    expect(page.locator("#rebuttal-text")).to_have_value(letter)
+    expect(page.locator("#jobs .job")).to_have_count(0)
+    # saving the note keeps it; the reload then shows the finished check of the second one
+    shot(page, first.name).locator(".save-shot").click()
+    expect(shot(page, first.name).locator("textarea[name=note]")).to_have_value(note)
+    expect(shot(page, second.name).locator("textarea[name=note]")).to_be_visible()

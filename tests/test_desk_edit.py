@@ -189,6 +189,7 @@ def test_documents_proves_and_letter_from_upload_to_cli_build(desk, tmp_path):
         assert toml["rebuttal"] == {"text": LETTER}
         [d] = toml["document"]
         assert d == {"file": f"documents/{stored[0]}", "kind": "invoice", "proves": ["invoice", "order"],
+                     "title": "Invoice 118",  # the desk's title is case.toml's, so it travels
                      "note": "Paid invoice for the Logo Starter package",
                      "date": __import__("datetime").date(2024, 10, 5)}
         assert toml["screenshot"][0]["proves"] == ["acknowledgement", "delivery"]

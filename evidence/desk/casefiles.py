@@ -24,7 +24,7 @@ from PIL import Image
 
 from .. import documents, rebuttal
 from ..case import CASE_FILE, load_case, parse_case
-from ..errors import InputError
+from ..errors import CaseError, InputError
 from ..imageio import MAX_PIXELS, probe_image
 from ..ingest import SCREENSHOT_DIR, discover
 from ..output import atomic_write_bytes
@@ -45,6 +45,12 @@ def lines(text: str | None) -> list[str]:
     return [x.strip() for x in (text or "").splitlines() if x.strip()]
 
 
+def patterns(text: str | None) -> list[str]:
+    """The [redact] patterns column (regexes, one a line) as a list: lines kept as typed,
+    spaces included, since a space is part of a regex; blank lines left out."""
+    return [x.rstrip("\r") for x in (text or "").split("\n") if x.strip()]
+
+
 def new_folder_name() -> str:
     return "case-" + secrets.token_hex(6)
 
@@ -56,10 +62,9 @@ def _given(*pairs) -> dict:
 
 def case_toml(case: Case, shots: list[Shot], docs: Iterable[Document] = ()) -> bytes:
     """The case.toml the library reads, from the desk's rows (empty fields left out)."""
-    client = {"name": case.client_name, "email": case.client_email}
-    aliases = lines(case.client_aliases)
-    if aliases:
-        client["aliases"] = aliases
+    client = _given(("name", case.client_name), ("email", case.client_email),
+                    ("aliases", lines(case.client_aliases)),
+                    ("emails", lines(case.client_emails)))
     dispute = _given(("id", case.dispute_id), ("processor", case.processor),
                      ("amount", case.amount), ("reason", case.reason), ("ticket", case.ticket))
     if case.respond_by:
@@ -67,13 +72,23 @@ def case_toml(case: Case, shots: list[Shot], docs: Iterable[Document] = ()) -> b
     doc: dict = {"client": client}
     if dispute:
         doc["dispute"] = dispute
+    package = _given(("output", case.package_output), ("page_size", case.page_size),
+                     ("date_order", case.date_order), ("languages", lines(case.languages)))
+    if package:
+        doc["package"] = package
+    if patterns(case.redact_patterns):
+        doc["redact"] = {"patterns": patterns(case.redact_patterns)}
     entries = [_given(("file", s.file), ("note", s.note), ("highlight", s.highlight),
-                      ("kind", s.kind), ("date", s.manual_date), ("proves", lines(s.proves)))
+                      ("kind", s.kind), ("date", when(s.manual_date, s.manual_time)),
+                      ("date_order", s.date_order),
+                      ("proves", lines(s.proves)))
                for s in shots]
     if entries:
         doc["screenshot"] = entries
-    papers = [_given(("file", d.file), ("kind", d.kind), ("note", d.note),
-                     ("date", d.manual_date), ("proves", lines(d.proves))) for d in docs]
+    papers = [_given(("file", d.file), ("title", d.title if d.title != d.file else ""),
+                     ("kind", d.kind), ("note", d.note), ("highlight", d.highlight),
+                     ("date", when(d.manual_date, d.manual_time)), ("proves", lines(d.proves)))
+              for d in docs]
     if papers:
         doc["document"] = papers
     if (case.rebuttal_text or "").strip():
@@ -252,6 +267,8 @@ def import_folder(src: Path, dest: Path) -> Imported:
         out.shots.append({"file": shot.rel, "original_name": shot.rel, "note": shot.note or "",
                           "highlight": shot.highlight or "", "kind": shot.kind,
                           "manual_date": _day(shot.manual_date),
+                          "manual_time": _time(shot.manual_date, shot.rel),
+                          "date_order": (entry.date_order if entry else None) or "",
                           "proves": "\n".join(entry.proves if entry else ())})
     scans = []
     for scan in papers.scans:
@@ -266,9 +283,11 @@ def import_folder(src: Path, dest: Path) -> Imported:
             )[:documents.MAX_DOCUMENTS]:
         copy(path, rel)
         entry = papers.entries[rel]
-        out.documents.append({"file": rel, "title": rel, "kind": entry.kind,
+        out.documents.append({"file": rel, "title": (entry.title or rel)[:300], "kind": entry.kind,
                               "note": entry.note or note or "", "pages": pages,
-                              "manual_date": _day(entry.date), "proves": "\n".join(entry.proves)})
+                              "highlight": entry.highlight or "",
+                              "manual_date": _day(entry.date), "manual_time": _time(entry.date, rel),
+                              "proves": "\n".join(entry.proves)})
     letter = rebuttal.rebuttal_path(src)
     if letter.is_file():
         text = letter.read_bytes()[:rebuttal.MAX_FILE_BYTES].decode("utf-8-sig", errors="replace")
@@ -280,10 +299,37 @@ def _day(v: dt.datetime | None) -> dt.date | None:
     return v.date() if v else None
 
 
+def _time(v: dt.datetime | None, rel: str) -> dt.time | None:
+    """A date's time of day (None at midnight: a plain date). A UTC offset is refused,
+    loudly, rather than dropped: the desk keeps times as written."""
+    if v is None or v.time() == dt.time():
+        return None
+    if v.tzinfo is not None:
+        raise CaseError(f"{rel}: its date {v.isoformat()} has a UTC offset, which the desk "
+                        "does not keep; write the local time without it")
+    return v.time()
+
+
+def when(day: dt.date | None, time: dt.time | None) -> dt.date | dt.datetime | None:
+    """case.toml's `date` from a date and an optional time of day."""
+    return dt.datetime.combine(day, time) if day and time else day
+
+
 def _fields(case) -> dict:
     d = case.dispute
+    for p in case.redact_patterns:
+        if "\n" in p or "\r" in p:
+            raise CaseError(f"[redact] pattern {p!r} spans lines, and the desk keeps one a "
+                            "line: write the line break as \\n", case.root / CASE_FILE)
+    output = case.output
+    if output is not None and output.is_relative_to(case.root):
+        output = output.relative_to(case.root).as_posix()
     return {"client_name": case.client.name, "client_email": case.client.email,
             "client_aliases": "\n".join(case.client.aliases),
+            "client_emails": "\n".join(case.client.emails),
+            "package_output": str(output or "")[:300], "page_size": (case.page_size or "")[:50],
+            "date_order": case.date_order or "", "languages": "\n".join(case.languages),
+            "redact_patterns": "\n".join(case.redact_patterns),
             "dispute_id": d.id or "", "processor": d.processor or "", "amount": d.amount or "",
             "reason": d.reason or "", "respond_by": d.respond_by, "ticket": d.ticket or "",
             "rebuttal_text": (case.rebuttal or "")[:MAX_LETTER_CHARS]}

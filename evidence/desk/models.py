@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, Time,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -63,6 +63,13 @@ class Case(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     respond_by: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     ticket: Mapped[str] = mapped_column(String(500), default="")
+    client_emails: Mapped[str] = mapped_column(Text, default="")  # [client] emails, one a line
+    # [package] and [redact]: kept so that an imported case exports and builds as it came
+    package_output: Mapped[str] = mapped_column(String(300), default="")
+    page_size: Mapped[str] = mapped_column(String(50), default="")
+    date_order: Mapped[str] = mapped_column(String(3), default="")  # DMY | MDY | YMD | ""
+    languages: Mapped[str] = mapped_column(Text, default="")  # one a line
+    redact_patterns: Mapped[str] = mapped_column(Text, default="")  # regexes, one a line, as typed
     review_comment: Mapped[str] = mapped_column(Text, default="")
     rebuttal_text: Mapped[str] = mapped_column(Text, default="")  # [rebuttal] text; "" drafts it
     # when the case's content (fields, screenshots, notes) last changed: a package built
@@ -95,7 +102,9 @@ class Shot(Base):
     highlight: Mapped[str] = mapped_column(String(500), default="")
     kind: Mapped[str] = mapped_column(String(20), default="conversation")
     manual_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    manual_time: Mapped[dt.time | None] = mapped_column(Time, nullable=True)  # with the date
     proves: Mapped[str] = mapped_column(Text, default="")  # checklist item ids, one a line
+    date_order: Mapped[str] = mapped_column(String(3), default="")  # DMY | MDY | YMD | ""
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     case: Mapped[Case] = relationship(back_populates="shots")
@@ -104,8 +113,8 @@ class Shot(Base):
 
 class Document(Base):
     """One [[document]]: an invoice, terms or delivery proof (PDF or scan) under the case
-    folder, and what the case says about it. `title` is the desk's name for it (the
-    uploaded file's name unless changed); the package shows the note."""
+    folder, and what the case says about it. `title` is its name (the uploaded file's name
+    unless changed; case.toml's `title`); the package shows the note."""
     __tablename__ = "documents"
     __table_args__ = (UniqueConstraint("case_id", "file"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -114,7 +123,9 @@ class Document(Base):
     title: Mapped[str] = mapped_column(String(300))  # shown, never used as a path
     kind: Mapped[str] = mapped_column(String(20), default="other")
     note: Mapped[str] = mapped_column(Text, default="")
+    highlight: Mapped[str] = mapped_column(String(500), default="")  # case.toml's, kept as is
     manual_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    manual_time: Mapped[dt.time | None] = mapped_column(Time, nullable=True)  # with the date
     proves: Mapped[str] = mapped_column(Text, default="")  # checklist item ids, one a line
     pages: Mapped[int] = mapped_column(Integer, default=1)
     version: Mapped[int] = mapped_column(Integer, default=1)

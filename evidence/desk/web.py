@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from . import security
-from .casefiles import MAX_FILES_PER_UPLOAD, days_left
+from .casefiles import MAX_FILES_PER_UPLOAD, days_left, lines, patterns
 from .config import DeskConfig
 from .jobs import JobRunner, create_job
 from .models import Audit, Case, LoginSession, User, utcnow
@@ -55,6 +55,7 @@ class Desk:
                                autoescape=select_autoescape(["html"]))
         self.env.filters["days_left"] = days_left
         self.env.globals["today"] = dt.date.today
+        self.env.globals.update(lines=lines, patterns=patterns)  # one-a-line columns
 
 
 @dataclass

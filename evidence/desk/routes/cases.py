@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from sqlalchemy import select
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
-from ...case import DOCUMENT_KINDS, KINDS
+from ...case import DATE_ORDERS, DOCUMENT_KINDS, KINDS
 from ...errors import CaseError, InputError
 from ...reasons import resolve_reason
 from .. import casefiles
@@ -23,8 +23,10 @@ from ..views import case_view, package_info, preview_png, thumbnail_jpeg
 from ..web import Ctx, HttpError, json_response, route
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-CASE_FIELDS = ("client_name", "client_email", "client_aliases", "dispute_id", "processor",
-               "amount", "reason", "ticket")
+CASE_FIELDS = ("client_name", "client_email", "client_aliases", "client_emails", "dispute_id",
+               "processor", "amount", "reason", "ticket", "package_output", "page_size",
+               "languages", "redact_patterns")
+LONGEST = {"package_output": 300, "page_size": 50}  # the columns' sizes
 
 
 def _date(text: str, what: str) -> dt.date | None:
@@ -45,7 +47,38 @@ def _case_fields(ctx: Ctx) -> dict:
     if f["ticket"] and not re.match(r"^https?://", f["ticket"], re.I):
         raise HttpError(400, "the ticket link must start with http:// or https://")
     f["respond_by"] = _date(ctx.get("respond_by"), "respond-by")
+    f["date_order"] = date_order_field(ctx)
+    raw = ctx.form.get("redact_patterns") if ctx.form is not None else None  # unstripped:
+    f["redact_patterns"] = "\n".join(casefiles.patterns(raw if isinstance(raw, str) else ""))
+    for k in ("client_aliases", "client_emails", "languages"):
+        f[k] = "\n".join(casefiles.lines(f[k]))
+    for k, most in LONGEST.items():
+        if len(f[k]) > most:
+            raise HttpError(400, f"{k.replace('_', ' ')} is over {most} characters")
+    out = PurePosixPath(f["package_output"].replace("\\", "/"))
+    if out.is_absolute() or ".." in out.parts:  # the desk's own rule, as for the ticket
+        raise HttpError(400, "the package's output must be a path inside the case folder")
     return f
+
+
+def when_fields(ctx: Ctx) -> dict:
+    """A date set by hand and, optionally, its time of day (case.toml's `date`)."""
+    day, text = _date(ctx.get("manual_date"), "date"), ctx.get("manual_time")
+    try:
+        time = dt.time.fromisoformat(text) if text else None
+    except ValueError:
+        raise HttpError(400, f"time {text[:20]!r} is not a time (HH:MM)") from None
+    if time and not day:
+        raise HttpError(400, "a time of day needs the date it is on")
+    return {"manual_date": day, "manual_time": time.replace(tzinfo=None) if time else None}
+
+
+def date_order_field(ctx: Ctx) -> str:
+    """A date_order choice: "" (guess) or one of DATE_ORDERS; case.py's rule."""
+    v = ctx.get("date_order").strip()
+    if v and v.upper() not in DATE_ORDERS:
+        raise HttpError(400, f"date order {v[:20]!r} is not one of {', '.join(DATE_ORDERS)}")
+    return v.upper()
 
 
 def _sync(ctx: Ctx, case: Case) -> None:
@@ -222,7 +255,7 @@ def shot_edit(ctx: Ctx):
     if kind not in KINDS:
         raise HttpError(400, f"kind must be one of {', '.join(KINDS)}")
     new = {"note": ctx.get("note")[:2000], "highlight": ctx.get("highlight")[:300], "kind": kind,
-           "manual_date": _date(ctx.get("manual_date"), "date"),
+           **when_fields(ctx), "date_order": date_order_field(ctx),
            "proves": proves_field(ctx, case)}
     apply_edit(ctx, case, shot, new, "screenshot edited", shot.original_name)
     return ctx.redirect(f"/cases/{case.id}#shot-{shot.id}")

@@ -13,8 +13,8 @@ from ...documents import MAX_DOCUMENTS
 from .. import casefiles
 from ..models import Case, Document
 from ..web import Ctx, HttpError, _wants_json, json_response, route
-from .cases import (_date, _editable, _sync, _touch, apply_edit, proves_field, remove_row,
-                    store_files)
+from .cases import (_editable, _sync, _touch, apply_edit, proves_field, remove_row,
+                    store_files, when_fields)
 
 
 def _document(ctx: Ctx, case: Case) -> Document:
@@ -55,7 +55,7 @@ def edit(ctx: Ctx):
     if kind not in DOCUMENT_KINDS:
         raise HttpError(400, f"kind must be one of {', '.join(DOCUMENT_KINDS)}")
     new = {"title": ctx.get("title")[:300] or doc.title, "kind": kind,
-           "note": ctx.get("note")[:2000], "manual_date": _date(ctx.get("manual_date"), "date"),
+           "note": ctx.get("note")[:2000], **when_fields(ctx),
            "proves": proves_field(ctx, case)}
     apply_edit(ctx, case, doc, new, "document edited", doc.title)
     return ctx.redirect(f"/cases/{case.id}#doc-{doc.id}")

@@ -93,8 +93,41 @@
     caseEl.dataset.rowsAfter = r.row;
   }
 
+  // something typed into a form and not saved yet (a note, the letter, a choice)
+  function unsaved() {
+    for (const el of document.querySelectorAll("form input, form textarea, form select")) {
+      if (["hidden", "file", "submit", "button"].includes(el.type)) continue;
+      if (el.type === "checkbox" || el.type === "radio") {
+        if (el.checked !== el.defaultChecked) return true;
+      } else if (el.tagName === "SELECT") {
+        const d = [...el.options].findIndex((o) => o.defaultSelected);
+        if (el.selectedIndex !== (d < 0 ? 0 : d)) return true;
+      } else if (el.value !== el.defaultValue) return true;
+    }
+    return false;
+  }
+
+  // the page is out of date: reload it, unless that would throw away what is being typed;
+  // then say so and let the person reload once they have saved
+  function refresh() {
+    if (!unsaved()) { location.reload(); return; }
+    document.querySelectorAll("#jobs .job").forEach((n) => n.remove());
+    if (document.getElementById("ready-notice")) return;
+    const p = document.createElement("p");
+    p.id = "ready-notice";
+    p.className = "ready-notice";
+    p.append("Results are ready. Save what you are typing, or ");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.id = "ready-reload";
+    b.textContent = "reload";
+    b.addEventListener("click", () => location.reload());
+    p.append(b, " to see them (unsaved changes are lost).");
+    document.getElementById("jobs").prepend(p);
+  }
+
   // live status: while jobs run, show their progress and each screenshot's check as it
-  // comes; when they end, reload the page
+  // comes; when they end, reload the page (refresh)
   let timer = null;
   async function poll(expectWork) {
     if (!caseEl) return;
@@ -123,7 +156,7 @@
       caseEl.dataset.hadWork = "1";
       timer = setTimeout(() => poll(false), 1000);
     } else if (caseEl.dataset.hadWork || expectWork || String(s.version) !== caseEl.dataset.version) {
-      location.reload();
+      refresh();
     }
   }
   // rendered with work under way: reload once it is over, even if it ends before the first poll
