@@ -135,6 +135,11 @@ from typing import Callable, Iterable
 import PIL
 from PIL import Image, ImageChops
 
+try:  # libdeflate: palette PNGs as small as zlib's at a quarter of its time
+    import deflate as _libdeflate
+except ImportError:  # pragma: no cover - a dependency; only a stripped install lacks it
+    _libdeflate = None
+
 try:  # libimagequant (GPL-3.0-or-later): fewer-colour palettes; octree without it
     from imagequant import _libimagequant as imagequant
 except ImportError:  # pragma: no cover - a dependency; only a stripped install lacks it
@@ -158,6 +163,9 @@ JPEG_SUBSAMPLING = 2  # 4:2:0; 4:4:4 read no better and cost 20-35 % more bytes
 PNG_COMPRESS_LEVEL = 6  # grey PNGs (Pillow's adaptive row filters suit grey)
 DEFLATE_TOP = 6  # palette PNGs at rung 0 (256 colours): the cap is not binding yet
 DEFLATE_LOW = 9  # palette PNGs below it: the cap binds, bytes matter
+# (levels of libdeflate when it is installed, else of zlib. Every 4th real screenshot
+# (12), palette rows: zlib 6 942 kB in 0.20 s, libdeflate 6 918 kB in 0.09 s; at 32
+# colours zlib 9 841 kB in 1.11 s, libdeflate 9 849 kB in 0.30 s, 10 813 kB in 1.8 s.)
 PALETTE_FLOOR = 4  # fewest palette colours (libimagequant): chat text still reads
 OCTREE_MIN_COLORS = 64  # from this many colours up the octree is as legible and smaller
 QUANT_SPEED = 8  # libimagequant speed (1 best .. 10 fastest); see the docstring
@@ -167,7 +175,7 @@ FLAT_COVERAGE = 0.95  # a UI screenshot: its 256 commonest colours cover 95 % of
 MOSTLY_FLAT = 0.7  # ...or 70 %: a palette PNG of few colours is still a candidate
 GRAY_TOLERANCE = 12  # max channel spread (of 255) still counted as grey
 GRAY_OUTLIERS = 0.001  # share of pixels allowed above that spread
-SCHEMA = 2  # of the on-disk cache (2: palette colour counts, compact palettes)
+SCHEMA = 3  # of the on-disk cache (2: palette colour counts, compact palettes; 3: libdeflate)
 
 # --- the ladder -----------------------------------------------------------------------
 
@@ -427,8 +435,18 @@ def palette_png(p: Image.Image, level: int = DEFLATE_LOW) -> bytes:
                 + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
 
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bits, 3, 0, 0, 0))
-            + chunk(b"PLTE", palette[:3 * n]) + chunk(b"IDAT", zlib.compress(rows, level))
+            + chunk(b"PLTE", palette[:3 * n]) + chunk(b"IDAT", _zlib_stream(rows, level))
             + chunk(b"IEND", b""))
+
+
+_DEFLATER = "d" if _libdeflate is not None else "z"  # in the cache key: same pixels, other bytes
+
+
+def _zlib_stream(data: bytes, level: int) -> bytes:
+    """A zlib stream (what a PNG's IDAT and a PDF's /FlateDecode hold) of `data`."""
+    if _libdeflate is not None:
+        return _libdeflate.zlib_compress(data, level)
+    return zlib.compress(data, level)
 
 
 def quantize(image: Image.Image, colors: int, speed: int = QUANT_SPEED) -> Image.Image:
@@ -699,7 +717,7 @@ class _DiskCache:
         if sha is None:
             sha = self.hashes[src.path] = sha256_file(src.path)
         boxes = ";".join(",".join(map(str, r.box.to_list())) for r in src.redactions)
-        name = hashlib.sha256(f"{SCHEMA}\0{PIL.__version__}\0{sha}\0{src.top}\0{src.bottom}"
+        name = hashlib.sha256(f"{SCHEMA}{_DEFLATER}\0{PIL.__version__}\0{sha}\0{src.top}\0{src.bottom}"
                               f"\0{boxes}".encode()).hexdigest()[:40]
         return self.directory / name
 
