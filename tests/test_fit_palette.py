@@ -111,7 +111,7 @@ def test_without_libimagequant_the_few_colour_rungs_use_the_octree(monkeypatch):
     spec = F._Spec("png", "P", 600, 900, None, colors=16)
     had_quant = F.imagequant is not None
     before = spec.name()
-    monkeypatch.setattr(F, "imagequant", None)
+    monkeypatch.setattr(F.ladder, "imagequant", None)  # where encode and the spec names read it
     data = F.encode_palette(image, 16)
     bits, entries, used = png_info(data)
     assert used <= 16 and entries == used and bits <= 4
