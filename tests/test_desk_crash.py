@@ -14,6 +14,7 @@ is all there or absent), no temp file is left, the interrupted job runs again to
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -172,9 +173,13 @@ def test_killing_the_server_at_any_moment_leaves_everything_consistent(tmp_path)
             assert len(after) == 3
 
         # 2. mid-job: the server process alone is killed; its job process must end too.
-        # With its OCR cached the build takes about a second, so on a quiet machine it can
-        # finish before the kill lands: then the kill is tried again on a new build.
+        # With its OCR and encodings cached the build takes well under a second, so on a
+        # quiet machine it can finish before the kill lands. So each try starts from an
+        # empty cache (the build reads the screenshots again: seconds), and if the build
+        # still finished first the kill is tried again on a new build.
         for _attempt in range(5):
+            shutil.rmtree(data / "cache", ignore_errors=True)
+            (data / "cache").mkdir()
             srv.post(f"/cases/{case_id}/jobs", data={"kind": "draft"})
             wait_for(lambda: any(j["state"] == "running" for j in
                                  srv.http.get(f"/cases/{case_id}/status").json()["active"]),
