@@ -20,7 +20,7 @@ from typing import Any, Union
 
 from ..errors import EngineError, InputError
 from ..imageio import open_image
-from ..workers import pool_context
+from ..workers import pool_context, release_memory
 from .base import Box, Engine, OcrLine, OcrResult
 from .cache import CacheWarning, OcrCache, default_cache_dir
 from .easy import EasyEngine
@@ -333,7 +333,6 @@ def _worker_init(factory, settings: Mapping[str, Any]) -> None:
         os.environ.setdefault(var, "1")
     try:
         _worker["engine"] = factory(**settings)
-        _trim_after_detection(_worker["engine"])
     except EngineError as e:
         _worker["error"] = str(e)
     except Exception as e:
@@ -349,39 +348,4 @@ def _worker_call(func, *args) -> tuple[bool, Any]:
     try:
         return (True, func(_worker["engine"], *args))
     finally:
-        _release_memory()
-
-
-def _trim_after_detection(engine: Engine) -> None:
-    """Hand the detector's scratch memory back before the lines are recognised.
-
-    glibc keeps what the detector freed (its dynamic mmap threshold rises past the
-    detector's tensors, so they come from the heap and stay there), so a worker held the
-    detection peak through the whole recognition; with the other worker detecting at the
-    same time the tree went over 600 MB (issue 12). Measured on the first 12 real
-    screenshots, one worker: RSS over the idle worker during recognition +88..200 MB
-    before, +64..118 after; CPU 15.7 s against 15.9 s. Wraps rapidocr's detect step on
-    this engine's instance only; an engine without one is left as it is."""
-    pipeline = getattr(engine, "_ocr", None)
-    detect = getattr(pipeline, "detect_and_crop", None)
-    if detect is None:
-        return
-
-    def detect_and_trim(*args, **kwargs):
-        try:
-            return detect(*args, **kwargs)
-        finally:
-            _release_memory()
-    pipeline.detect_and_crop = detect_and_trim
-
-
-def _release_memory() -> None:
-    """Hand the heap an image freed back to the system (glibc keeps it otherwise): a
-    worker sits at ~130 MB between images instead of its largest image's ~400 MB, which
-    keeps two workers and the next stage's pool within the memory budget (issue 12)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
+        release_memory()
