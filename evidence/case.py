@@ -226,7 +226,7 @@ def parse_case(data: dict, *, root: Path, path: Path) -> Case:
     package = _table(data, "package", path)
     output = _str(package, "output", path, "package")
     page_size = _str(package, "page_size", path, "package")
-    date_order = _date_order(package.get("date_order"), path, "[package]")
+    date_order = parse_date_order(package.get("date_order"), path, "[package]")
     languages = _str_list(package.get("languages"), path, "[package] languages")
     from .dates.names import LANGUAGES
     for lang in languages:
@@ -252,7 +252,7 @@ def parse_case(data: dict, *, root: Path, path: Path) -> Case:
     entries = {rel: Entry(file=rel, note=_str(s, "note", path, where),
                           highlight=_str(s, "highlight", path, where), kind=kind, date=date,
                           proves=_proves(s, path, where),
-                          date_order=_date_order(s.get("date_order"), path, where))
+                          date_order=parse_date_order(s.get("date_order"), path, where))
                for rel, kind, date, s, where in _array(data, "screenshot", KINDS, root, path,
                                                        default="conversation")}
     documents = {rel: DocumentEntry(file=rel, kind=kind, note=_str(d, "note", path, where),
@@ -273,7 +273,8 @@ def parse_case(data: dict, *, root: Path, path: Path) -> Case:
                 rebuttal=rebuttal.strip() if rebuttal and rebuttal.strip() else None)
 
 
-def _date_order(v, path: Path, where: str) -> str | None:
+def parse_date_order(v, path: Path, where: str) -> str | None:
+    """A date_order value, upper-cased; CaseError unless it is one of DATE_ORDERS."""
     if v is None:
         return None
     if not isinstance(v, str) or v.upper() not in DATE_ORDERS:

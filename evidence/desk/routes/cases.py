@@ -12,7 +12,7 @@ from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
-from ...case import DATE_ORDERS, DOCUMENT_KINDS, KINDS
+from ...case import CASE_FILE, DOCUMENT_KINDS, KINDS, parse_date_order
 from ...errors import CaseError, InputError
 from ...reasons import resolve_reason
 from .. import casefiles
@@ -74,11 +74,12 @@ def when_fields(ctx: Ctx) -> dict:
 
 
 def date_order_field(ctx: Ctx) -> str:
-    """A date_order choice: "" (guess) or one of DATE_ORDERS; case.py's rule."""
-    v = ctx.get("date_order").strip()
-    if v and v.upper() not in DATE_ORDERS:
-        raise HttpError(400, f"date order {v[:20]!r} is not one of {', '.join(DATE_ORDERS)}")
-    return v.upper()
+    """A date_order choice: "" (guess) or one of DATE_ORDERS, by case.py's own rule."""
+    try:
+        return parse_date_order(ctx.get("date_order").strip()[:20] or None,
+                                Path(CASE_FILE), "the") or ""
+    except CaseError as e:
+        raise HttpError(400, e.message) from None
 
 
 def _sync(ctx: Ctx, case: Case) -> None:
