@@ -111,8 +111,8 @@ def read_manifest(pdf_path: Path | str) -> dict | None:
 def page_image(page: pikepdf.Page) -> pikepdf.Object | None:
     """The image XObject a page shows directly (the largest, if several); None if none."""
     resources = page.obj.get("/Resources")
-    xobjects = resources.get("/XObject") if resources is not None else None
-    if xobjects is None:
+    xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
+    if not isinstance(xobjects, pikepdf.Dictionary):  # none, or damaged into another type
         return None
     images = [x for _, x in xobjects.items()
               if isinstance(x, pikepdf.Stream) and x.get("/Subtype") == Name.Image]

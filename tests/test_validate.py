@@ -786,3 +786,21 @@ def test_random_damage_gives_a_verdict_not_a_crash(pristine, flips, cut):
     if r is not None:
         assert r.checks and all(c.id in CHECK_IDS for c in r.checks)
         json.dumps(r.to_json())
+
+
+@pytest.mark.parametrize("damage", [pikepdf.Array([1, 2]), Name("/Broken"), 7])
+def test_page_resources_damaged_into_another_type_is_a_verdict_not_a_crash(pristine, damage):
+    """A byte flip can turn a page's /XObject (or /Resources) dictionary into a number or a
+    name; the image digest check then finds no image on that page, it does not crash (found
+    by the random-damage test above: `items() not available on this type`)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "a.pdf", Path(tmp) / "b.pdf"
+        src.write_bytes(pristine[0])
+        row = pristine[2]["pages"][0]
+
+        def fn(pdf):
+            pdf.pages[row["page"] - 1].obj.Resources.XObject = damage
+        mutate(src, dst, fn)
+        r = _validate_bytes(dst.read_bytes())
+    assert r is not None and not r.ok
+    assert all(c.id in CHECK_IDS for c in r.checks)
